@@ -1,0 +1,53 @@
+"""Shared command-line plumbing: one-line errors and exit codes, atomic file writes.
+
+Every CLI in emojax wraps its ``main`` with :func:`run`, so that bad input (a missing
+file, a corrupt image, no camera) ends with ``error: <what went wrong>`` on stderr and
+exit status 2 instead of a traceback.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator
+
+
+class EmojaxError(Exception):
+    """An error caused by the user's input or environment, reported as one line."""
+
+
+def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
+    """Call ``main(argv)`` and turn user-facing errors into ``error: ...`` and exit 2."""
+    try:
+        code = main(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        code = 130
+    except (EmojaxError, FileNotFoundError, PermissionError, IsADirectoryError) as e:
+        msg = str(e) if isinstance(e, EmojaxError) else f"{e.strerror}: {e.filename}"
+        print(f"error: {msg}", file=sys.stderr)
+        code = 2
+    sys.exit(code or 0)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it into place only on success.
+
+    Readers never see a half-written output file, even if the writer crashes.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual permissions
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

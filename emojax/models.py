@@ -1,0 +1,152 @@
+"""Flax CNNs for 48x48 grayscale faces, selected by name, and their checkpoint format.
+
+Models take float32 images in [0, 1], shaped (N, 48, 48, 1) (NHWC, the layout XLA's CPU
+and GPU convolutions prefer), and return logits. Normalisation lives inside the model so
+every caller (training, prediction, attacks) feeds the same thing.
+
+A saved model is a folder holding ``model.json`` (name, keyword arguments, class names)
+and ``weights/`` (an orbax checkpoint of ``params`` and ``batch_stats``).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from emojax.cli import EmojaxError
+
+# Mean and spread of FER2013 Training pixels (0.508, 0.255 on a 0..1 scale), rounded.
+PIXEL_MEAN, PIXEL_STD = 0.5, 0.25
+
+
+class VGG(nn.Module):
+    """VGG-style net: ``len(stages)`` stages of ``convs`` x (conv3x3-BN-ReLU), 2x2 max-pool
+    and dropout after each, then a dense layer and the classifier.
+
+    With the default four stages the 48x48 input reaches 3x3 before the head, which keeps
+    enough spatial detail for mouths and brows while the parameter count stays small.
+    """
+
+    num_classes: int = 7
+    width: int = 32
+    stages: Sequence[int] = (1, 2, 4, 8)
+    convs: int = 2
+    dense: int = 256
+    dropout: float = 0.4
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        x = ((x - PIXEL_MEAN) / PIXEL_STD).astype(self.dtype)
+        bn = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype)
+        for mult in self.stages:
+            for _ in range(self.convs):
+                x = nn.Conv(self.width * mult, (3, 3), use_bias=False, dtype=self.dtype)(x)
+                x = nn.relu(bn()(x))
+            x = nn.max_pool(x, (2, 2), (2, 2))
+            x = nn.Dropout(self.dropout / 4, deterministic=not train)(x)
+        x = x.reshape(x.shape[0], -1)
+        x = nn.Dense(self.dense, use_bias=False, dtype=self.dtype)(x)
+        x = nn.relu(bn()(x))
+        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        return nn.Dense(self.num_classes, dtype=self.dtype)(x).astype(jnp.float32)
+
+
+class SmallCNN(nn.Module):
+    """Three conv-BN-ReLU-pool stages and a small head: trains in seconds, for tests and
+    quick experiments."""
+
+    num_classes: int = 7
+    width: int = 8
+    dropout: float = 0.2
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        x = (x - PIXEL_MEAN) / PIXEL_STD
+        for mult in (1, 2, 4):
+            x = nn.Conv(self.width * mult, (3, 3), use_bias=False)(x)
+            x = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9)(x))
+            x = nn.max_pool(x, (2, 2), (2, 2))
+        x = x.reshape(x.shape[0], -1)
+        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        return nn.Dense(self.num_classes)(x)
+
+
+MODELS = {"vgg": VGG, "small": SmallCNN}
+
+
+def create(name: str, num_classes: int, **kwargs) -> nn.Module:
+    """Build a model by name (``vgg`` or ``small``)."""
+    if name not in MODELS:
+        raise EmojaxError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
+    return MODELS[name](num_classes=num_classes, **kwargs)
+
+
+def init(model: nn.Module, seed: int = 0) -> dict:
+    """Initial ``{'params', 'batch_stats'}`` for a 48x48x1 input."""
+    return jax.jit(model.init)(jax.random.PRNGKey(seed), jnp.zeros((1, 48, 48, 1)))
+
+
+def param_count(params) -> int:
+    return int(sum(np.prod(p.shape) for p in jax.tree_util.tree_leaves(params)))
+
+
+def architecture_table(model: nn.Module) -> str:
+    """Layer table (call order) with output shapes and parameter counts."""
+    x = jnp.zeros((1, 48, 48, 1))
+    variables = jax.eval_shape(lambda: init(model))  # shapes only: nothing is computed
+    (out, state) = jax.eval_shape(lambda v: model.apply(v, x, capture_intermediates=True,
+                                                       mutable=["intermediates"]), variables)
+    rows = [("layer", "output shape", "parameters")]
+    for name, v in state["intermediates"].items():
+        if name == "__call__":
+            continue
+        n = param_count(variables["params"].get(name, {}))
+        rows.append((name, "x".join(map(str, v["__call__"][0].shape[1:])), f"{n:,}"))
+    rows.append(("total", "x".join(map(str, out.shape[1:])),
+                 f"{param_count(variables['params']):,}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}" for r in rows) + "\n"
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def save(folder: str | Path, name: str, kwargs: dict, classes: Sequence[str], variables: dict,
+         extra: dict | None = None) -> None:
+    """Write ``model.json`` and ``weights/`` (orbax); replaces an existing model atomically
+    enough for readers: the orbax folder is finalised by rename, model.json last."""
+    import orbax.checkpoint as ocp
+
+    from emojax.cli import atomic_path
+
+    folder = Path(folder).absolute()
+    folder.mkdir(parents=True, exist_ok=True)
+    variables = {k: variables[k] for k in ("params", "batch_stats") if k in variables}
+    variables = jax.tree_util.tree_map(np.asarray, variables)
+    with ocp.StandardCheckpointer() as ckptr:
+        ckptr.save(folder / "weights", variables, force=True)
+        ckptr.wait_until_finished()
+    meta = {"model": name, "kwargs": kwargs, "classes": list(classes), **(extra or {})}
+    with atomic_path(folder / "model.json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=2))
+
+
+def load(folder: str | Path) -> tuple[nn.Module, dict, dict]:
+    """Load a saved model: returns (module, variables, meta from model.json)."""
+    import orbax.checkpoint as ocp
+
+    folder = Path(folder).absolute()
+    if not (folder / "model.json").exists() or not (folder / "weights").is_dir():
+        raise EmojaxError(f"{folder} is not a saved emojax model (no model.json and weights/)")
+    meta = json.loads((folder / "model.json").read_text())
+    model = create(meta["model"], len(meta["classes"]), **meta["kwargs"])
+    abstract = jax.eval_shape(lambda: init(model))
+    with ocp.StandardCheckpointer() as ckptr:
+        variables = ckptr.restore(folder / "weights", abstract)
+    return model, variables, meta

@@ -1,0 +1,353 @@
+"""Training: a ``TrainState``, pure jitted step functions, and the epoch loop.
+
+The step is written for data parallelism with ``jax.sharding``: the batch is sharded over
+a ``data`` mesh axis spanning all local devices and the state is replicated, so the same
+code runs on one CPU, one GPU or eight (XLA inserts the cross-device reductions, batch
+norm statistics included). Augmentation (random affine: shift, scale, rotation, flip; and
+random erasing) runs inside the jitted step, on the device, fused with the forward pass.
+
+Every epoch writes an orbax checkpoint of the whole training state plus the history, so a
+killed run restarted with ``resume=True`` ends exactly where an uninterrupted one would:
+the shuffling order and every random key are derived from (seed, epoch, step).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import sys
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax.training import train_state
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from emojax import data as data_lib
+from emojax import models
+from emojax.cli import EmojaxError
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """One training experiment. ``experiments/configs/*.py`` hold the named ones."""
+
+    model: str = "vgg"
+    model_kwargs: dict = dataclasses.field(default_factory=lambda: {"width": 32})
+    labels: str = "fer2013"          # or "ferplus"
+    ferplus_mode: str = "majority"   # majority | crossentropy | pld (probabilistic label drawing)
+    epochs: int = 60
+    batch_size: int = 64
+    optimizer: str = "sgd"           # sgd (Nesterov momentum) | adamw
+    lr: float = 0.01
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"         # cosine | onecycle | constant
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.0
+    augment: bool = True
+    shift: float = 0.1               # max translation, fraction of the image
+    scale: float = 0.1               # max zoom in/out
+    rotate: float = 10.0             # max rotation, degrees
+    erase: float = 0.5               # probability of random erasing
+    patience: int = 10               # early stopping: epochs without a better PublicTest accuracy
+    subset: int | None = None        # train on the first N Training images (quick runs)
+    seed: int = 0
+    why: str = ""                    # why this architecture/recipe, copied to architecture.txt
+
+    def __hash__(self) -> int:  # a static argument of the jitted step
+        return hash(json.dumps(dataclasses.asdict(self), sort_keys=True))
+
+
+# --------------------------------------------------------------------------- state
+
+
+class TrainState(train_state.TrainState):
+    batch_stats: Any = None
+
+
+def make_schedule(cfg: Config, steps_per_epoch: int) -> optax.Schedule:
+    total = max(cfg.epochs * steps_per_epoch, 2)
+    warmup = max(min(int(cfg.warmup_epochs * steps_per_epoch), total // 2), 1)
+    if cfg.schedule == "cosine":
+        return optax.warmup_cosine_decay_schedule(cfg.lr / 10, cfg.lr, warmup, total, cfg.lr / 100)
+    if cfg.schedule == "onecycle":
+        return optax.cosine_onecycle_schedule(total, cfg.lr)
+    if cfg.schedule == "constant":
+        return optax.constant_schedule(cfg.lr)
+    raise EmojaxError(f"unknown schedule {cfg.schedule!r}")
+
+
+def make_optimizer(cfg: Config, steps_per_epoch: int) -> optax.GradientTransformation:
+    lr = make_schedule(cfg, steps_per_epoch)
+    if cfg.optimizer == "sgd":
+        # Weight decay on kernels only, not on batch-norm scales/biases.
+        decay_mask = lambda p: jax.tree_util.tree_map(lambda x: x.ndim > 1, p)
+        return optax.chain(optax.add_decayed_weights(cfg.weight_decay, decay_mask),
+                           optax.sgd(lr, momentum=0.9, nesterov=True))
+    if cfg.optimizer == "adamw":
+        return optax.adamw(lr, weight_decay=cfg.weight_decay)
+    raise EmojaxError(f"unknown optimizer {cfg.optimizer!r}")
+
+
+def create_state(cfg: Config, num_classes: int, steps_per_epoch: int) -> TrainState:
+    model = models.create(cfg.model, num_classes, **cfg.model_kwargs)
+    tx = make_optimizer(cfg, steps_per_epoch)
+
+    @jax.jit  # one compiled program instead of many small eager ones
+    def create():
+        variables = model.init(jax.random.PRNGKey(cfg.seed), jnp.zeros((1, 48, 48, 1)))
+        return TrainState.create(apply_fn=model.apply, params=variables["params"],
+                                 batch_stats=variables["batch_stats"], tx=tx)
+
+    return create()
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def augment(key: jax.Array, x: jax.Array, cfg: Config) -> jax.Array:
+    """Random affine (shift, zoom, rotation, horizontal flip) and random erasing of a
+    batch (B, 48, 48, 1), bilinear, edges replicated."""
+    b, h, w, _ = x.shape
+    k = jax.random.split(key, 7)
+    angle = jnp.deg2rad(cfg.rotate) * jax.random.uniform(k[0], (b,), minval=-1, maxval=1)
+    zoom = 1 + cfg.scale * jax.random.uniform(k[1], (b,), minval=-1, maxval=1)
+    shift = cfg.shift * h * jax.random.uniform(k[2], (b, 2), minval=-1, maxval=1)
+    flip = jnp.where(jax.random.bernoulli(k[3], 0.5, (b,)), -1.0, 1.0)
+    yy, xx = jnp.meshgrid(jnp.arange(h) - (h - 1) / 2, jnp.arange(w) - (w - 1) / 2, indexing="ij")
+
+    def warp(img, a, z, s, f):
+        cos, sin = jnp.cos(a) / z, jnp.sin(a) / z
+        src_y = cos * yy - sin * xx * f + (h - 1) / 2 + s[0]
+        src_x = sin * yy + cos * xx * f + (w - 1) / 2 + s[1]
+        return jax.scipy.ndimage.map_coordinates(img[..., 0], [src_y, src_x], order=1,
+                                                 mode="nearest")[..., None]
+
+    x = jax.vmap(warp)(x, angle, zoom, shift, flip)
+    # Random erasing: one rectangle of 2-20% of the area, filled with noise.
+    area = jax.random.uniform(k[4], (b,), minval=0.02, maxval=0.2) * h * w
+    ratio = jnp.exp(jax.random.uniform(k[5], (b,), minval=-1, maxval=1))
+    eh, ew = jnp.sqrt(area * ratio), jnp.sqrt(area / ratio)
+    cy, cx = jax.random.uniform(k[6], (2, b)) * jnp.array([[h], [w]])
+    inside = ((jnp.abs(yy[None] + (h - 1) / 2 - cy[:, None, None]) < eh[:, None, None] / 2)
+              & (jnp.abs(xx[None] + (w - 1) / 2 - cx[:, None, None]) < ew[:, None, None] / 2))
+    erase = jax.random.bernoulli(jax.random.fold_in(key, 1), cfg.erase, (b,))[:, None, None]
+    noise = jax.random.uniform(jax.random.fold_in(key, 2), (b, h, w))
+    return jnp.where((inside & erase)[..., None], noise[..., None], x)
+
+
+def _targets(key: jax.Array, labels: jax.Array, soft: jax.Array | None, num_classes: int,
+             cfg: Config) -> jax.Array:
+    """Per-example target distributions for the loss, by label mode."""
+    if soft is not None and cfg.ferplus_mode == "crossentropy":
+        t = soft
+    elif soft is not None and cfg.ferplus_mode == "pld":
+        # Probabilistic label drawing: a fresh label from the vote distribution each time.
+        t = jax.nn.one_hot(jax.random.categorical(key, jnp.log(soft + 1e-12)), num_classes)
+    else:
+        t = jax.nn.one_hot(labels, num_classes)
+    return optax.smooth_labels(t, cfg.label_smoothing) if cfg.label_smoothing else t
+
+
+@partial(jax.jit, static_argnames=("cfg",), donate_argnums=(0,))
+def train_step(state: TrainState, images: jax.Array, labels: jax.Array, soft: jax.Array | None,
+               key: jax.Array, cfg: Config) -> tuple[TrainState, dict]:
+    """One SGD step on a uint8 batch; returns the new state and the batch's loss/accuracy."""
+    k_aug, k_drop, k_lab = jax.random.split(key, 3)
+    x = images.astype(jnp.float32)[..., None] / 255.0
+    if cfg.augment:
+        x = augment(k_aug, x, cfg)
+
+    def loss_fn(params):
+        logits, updates = state.apply_fn({"params": params, "batch_stats": state.batch_stats}, x,
+                                         train=True, rngs={"dropout": k_drop},
+                                         mutable=["batch_stats"])
+        t = _targets(k_lab, labels, soft, logits.shape[-1], cfg)
+        return optax.softmax_cross_entropy(logits, t).mean(), (logits, updates)
+
+    (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    state = state.apply_gradients(grads=grads, batch_stats=updates["batch_stats"])
+    return state, {"loss": loss, "accuracy": (logits.argmax(-1) == labels).mean()}
+
+
+@jax.jit
+def eval_step(state: TrainState, images: jax.Array) -> jax.Array:
+    """Logits in inference mode (running batch-norm statistics, no dropout)."""
+    x = images.astype(jnp.float32)[..., None] / 255.0
+    return state.apply_fn({"params": state.params, "batch_stats": state.batch_stats}, x)
+
+
+# --------------------------------------------------------------------------- sharding
+
+
+def data_mesh() -> Mesh:
+    """A 1-D mesh named ``data`` over all local devices (multi-host: call
+    ``jax.distributed.initialize()`` first and it spans every host's devices)."""
+    return Mesh(np.array(jax.devices()), ("data",))
+
+
+def shard_batch(mesh: Mesh, *arrays):
+    """Global batch arrays, sharded over ``data``. Each host passes the whole global batch
+    (every host sees the same data) and contributes the rows its devices hold."""
+    sharding = NamedSharding(mesh, P("data"))
+    mine = lambda a: np.array_split(a, jax.process_count())[jax.process_index()]
+    return [None if a is None else jax.make_array_from_process_local_data(sharding, mine(a), a.shape)
+            for a in arrays]
+
+
+def predict_logits(state: TrainState, images: np.ndarray, mesh: Mesh, batch_size: int = 512) -> np.ndarray:
+    """Logits for uint8 images (N, 48, 48), batched and padded to a multiple of the mesh."""
+    n_dev = mesh.devices.size
+    batch_size = max(n_dev, batch_size // n_dev * n_dev)
+    out = []
+    for i in range(0, len(images), batch_size):
+        chunk = images[i:i + batch_size]
+        pad = (-len(chunk)) % n_dev
+        chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)]) if pad else chunk
+        (x,) = shard_batch(mesh, chunk)
+        logits = eval_step(state, x)
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+            logits = multihost_utils.process_allgather(logits, tiled=True)
+        out.append(np.asarray(logits)[:len(chunk) - pad])
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def evaluate_split(state: TrainState, split: data_lib.Split, mesh: Mesh) -> dict:
+    logits = predict_logits(state, split.images, mesh)
+    t = split.targets if split.targets is not None else np.eye(logits.shape[1])[split.labels]
+    log_p = logits - logits.max(1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(1, keepdims=True))
+    loss = float(-(t * log_p).sum(1).mean())
+    return {"loss": loss, "accuracy": float((logits.argmax(1) == split.labels).mean())}
+
+
+# --------------------------------------------------------------------------- loop
+
+
+def _checkpoint_manager(out: Path):
+    import orbax.checkpoint as ocp
+
+    return ocp.CheckpointManager(
+        (out / "ckpt").absolute(),
+        options=ocp.CheckpointManagerOptions(max_to_keep=1, create=True),
+        item_names=("state", "meta"))
+
+
+def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = False,
+          command: str = "", progress: bool = True) -> dict:
+    """Train with early stopping on the validation split (PublicTest) and write to ``out``:
+    ``ckpt/`` (resumable state), ``model.json`` + ``weights/`` (best epoch), ``tb/``
+    (tensorboard), ``metrics.json``, ``learning_curves.png``, ``architecture.txt``."""
+    import orbax.checkpoint as ocp
+    from tensorboardX import SummaryWriter
+    from tqdm import tqdm
+
+    out = Path(out)
+    train_split = data_lib.require(ds.train, "training")
+    if cfg.subset:
+        train_split = train_split.subset(slice(0, cfg.subset))
+    val = data_lib.require(ds.val, "validation (PublicTest)")
+    mesh = data_mesh()
+    n_dev = mesh.devices.size
+    if cfg.batch_size % n_dev:
+        raise EmojaxError(f"batch size {cfg.batch_size} is not a multiple of the {n_dev} devices")
+    steps = len(train_split) // cfg.batch_size
+    if steps == 0:
+        raise EmojaxError(f"{len(train_split)} training images are fewer than one batch ({cfg.batch_size})")
+    soft = train_split.targets if cfg.labels == "ferplus" and cfg.ferplus_mode != "majority" else None
+
+    state = create_state(cfg, len(ds.classes), steps)
+    state = jax.device_put(state, NamedSharding(mesh, P()))
+    meta = {"epoch": 0, "history": [], "best": {"epoch": 0, "val_accuracy": -1.0}, "train_time_s": 0.0}
+    mngr = _checkpoint_manager(out)
+    if resume and mngr.latest_step() is not None:
+        restored = mngr.restore(mngr.latest_step(), args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(state), meta=ocp.args.JsonRestore()))
+        state, meta = restored["state"], restored["meta"]
+        print(f"resuming after epoch {meta['epoch']} from {out / 'ckpt'}", file=sys.stderr)
+    elif out.exists() and any(out.iterdir()):
+        if resume:
+            print(f"no checkpoint in {out / 'ckpt'}: starting from scratch", file=sys.stderr)
+        for p in ("ckpt", "tb", "weights", "model.json", "metrics.json"):
+            shutil.rmtree(out / p, ignore_errors=True) if (out / p).is_dir() else (out / p).unlink(missing_ok=True)
+        mngr = _checkpoint_manager(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "architecture.txt").write_text(
+        f"{cfg.model} {cfg.model_kwargs}, {len(ds.classes)} classes, "
+        f"{models.param_count(state.params):,} parameters\n\n{cfg.why}\n\n"
+        + models.architecture_table(models.create(cfg.model, len(ds.classes), **cfg.model_kwargs)))
+    writer = SummaryWriter(str(out / "tb"), purge_step=meta["epoch"] + 1)
+    key = jax.random.PRNGKey(cfg.seed)
+    schedule = make_schedule(cfg, steps)
+    model_kwargs = dict(cfg.model_kwargs)
+
+    for epoch in range(meta["epoch"] + 1, cfg.epochs + 1):
+        if epoch - meta["best"]["epoch"] > cfg.patience:
+            break
+        t0 = time.time()
+        perm = np.random.default_rng([cfg.seed, epoch]).permutation(len(train_split))
+        sums = {"loss": 0.0, "accuracy": 0.0}
+        bar = tqdm(range(steps), desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress,
+                   leave=False, file=sys.stderr)
+        for i in bar:
+            idx = np.sort(perm[i * cfg.batch_size:(i + 1) * cfg.batch_size])
+            x, y, s = shard_batch(mesh, train_split.images[idx], train_split.labels[idx],
+                                  None if soft is None else soft[idx])
+            step_key = jax.random.fold_in(key, (epoch - 1) * steps + i)
+            state, m = train_step(state, x, y, s, step_key, cfg)
+            m = jax.device_get(m)
+            for k in sums:
+                sums[k] += float(m[k])
+            bar.set_postfix(loss=f"{sums['loss'] / (i + 1):.3f}", acc=f"{sums['accuracy'] / (i + 1):.3f}")
+        v = evaluate_split(state, val, mesh)
+        row = {"epoch": epoch, "train_loss": sums["loss"] / steps, "train_accuracy": sums["accuracy"] / steps,
+               "val_loss": v["loss"], "val_accuracy": v["accuracy"],
+               "lr": float(schedule(int(state.step)))}
+        meta["history"].append(row)
+        meta["epoch"] = epoch
+        meta["train_time_s"] += time.time() - t0
+        for k, val_ in row.items():
+            if k != "epoch":
+                writer.add_scalar(k.replace("_", "/", 1), val_, epoch)
+        writer.flush()
+        if v["accuracy"] > meta["best"]["val_accuracy"]:
+            meta["best"] = {"epoch": epoch, "val_accuracy": v["accuracy"]}
+            models.save(out, cfg.model, model_kwargs, ds.classes,
+                        {"params": state.params, "batch_stats": state.batch_stats},
+                        extra={"epoch": epoch, "dataset": ds.source, "labels": cfg.labels})
+        mngr.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                                 meta=ocp.args.JsonSave(meta)))
+        mngr.wait_until_finished()
+        print(f"epoch {epoch}: train loss {row['train_loss']:.3f} acc {row['train_accuracy']:.3f} | "
+              f"val loss {row['val_loss']:.3f} acc {row['val_accuracy']:.3f} | "
+              f"{time.time() - t0:.0f}s", file=sys.stderr)
+    writer.close()
+    mngr.close()
+
+    return finish(out, cfg, ds, meta, command)
+
+
+def finish(out: Path, cfg: Config, ds: data_lib.Dataset, meta: dict, command: str) -> dict:
+    """Evaluate the best checkpoint on the test split and write metrics and plots."""
+    from emojax import evaluate
+    from emojax.cli import atomic_path
+
+    model, variables, _ = models.load(out)
+    results = {"command": command, "dataset": ds.source, "synthetic": ds.synthetic,
+               "config": dataclasses.asdict(cfg), "best_epoch": meta["best"]["epoch"],
+               "epochs_run": meta["epoch"], "val_accuracy": meta["best"]["val_accuracy"],
+               "train_time_s": round(meta["train_time_s"], 1), "history": meta["history"]}
+    if ds.test.labelled:
+        rep = evaluate.evaluate(model, variables, ds.test, ds.classes)
+        results["test_accuracy"] = rep["accuracy"]
+        results["test_per_class"] = rep["per_class"]
+    with atomic_path(out / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(results, indent=2))
+    evaluate.plot_learning_curves(meta["history"], meta["best"]["epoch"], out / "learning_curves.png")
+    return results

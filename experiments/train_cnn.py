@@ -1,0 +1,93 @@
+"""Train a CNN on FER2013 (or FER+): the project's main job.
+
+    python experiments/train_cnn.py                       # main recipe, data from data/
+    python experiments/train_cnn.py --data ~/fer2013.csv  # explicit dataset
+    python experiments/train_cnn.py --resume              # continue a killed run
+
+Without a dataset it says where it looked and trains on a synthetic demo set instead
+(outputs in results/demo/, never mixed with real results).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import shlex
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from emojax import data as data_lib  # noqa: E402
+from emojax.cli import EmojaxError, run  # noqa: E402
+from emojax.train import train  # noqa: E402
+
+CONFIGS = sorted(p.stem for p in (ROOT / "experiments" / "configs").glob("[!_]*.py"))
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default="fer2013_vgg", choices=CONFIGS,
+                   help="experiment config in experiments/configs/ (default: fer2013_vgg)")
+    p.add_argument("--data", help="dataset: fer2013.csv[.gz], icml_face_data.csv, train.csv or an "
+                   "image folder (default: $EMOJAX_DATA, then data/)")
+    p.add_argument("--ferplus", help="FER+ fer2013new.csv (default: beside the dataset)")
+    p.add_argument("--labels", choices=("fer2013", "ferplus"), help="override the config's label set")
+    p.add_argument("--ferplus-mode", choices=("majority", "crossentropy", "pld"),
+                   help="FER+ training target: majority vote, cross-entropy over the vote "
+                   "distribution, or probabilistic label drawing")
+    p.add_argument("--out", help="run folder (default: results/<config>, results/demo for the demo set)")
+    p.add_argument("--epochs", type=int, help="maximum epochs (early stopping may end sooner)")
+    p.add_argument("--subset", type=int, help="train on the first N Training images only")
+    p.add_argument("--batch-size", type=int, help="global batch size (a multiple of the device count)")
+    p.add_argument("--lr", type=float, help="peak learning rate")
+    p.add_argument("--width", type=int, help="model width (channels of the first stage)")
+    p.add_argument("--patience", type=int, help="early stopping: epochs without a better PublicTest accuracy")
+    p.add_argument("--seed", type=int, help="random seed (initialisation, shuffling, augmentation)")
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    p.add_argument("--distributed", action="store_true",
+                   help="multi-host run: call jax.distributed.initialize() (reads JAX_COORDINATOR_ADDRESS, "
+                   "JAX_NUM_PROCESSES, JAX_PROCESS_ID or the cluster's own variables)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.distributed:
+        import jax
+
+        jax.distributed.initialize()
+    cfg = importlib.import_module(f"experiments.configs.{args.config}").CONFIG
+    overrides = {k: getattr(args, k) for k in ("labels", "ferplus_mode", "epochs", "subset",
+                                               "batch_size", "lr", "patience", "seed")
+                 if getattr(args, k) is not None}
+    if args.width:
+        overrides["model_kwargs"] = {**cfg.model_kwargs, "width": args.width}
+    cfg = dataclasses.replace(cfg, **overrides)
+    src = data_lib.find_data(args.data)
+    if src is None:
+        print(data_lib.where_to_get_data(), file=sys.stderr)
+        print("Training the small net on the SYNTHETIC demo set instead (results/demo/).", file=sys.stderr)
+        demo = importlib.import_module("experiments.configs.demo_small").CONFIG
+        cfg = dataclasses.replace(demo, **{k: v for k, v in overrides.items() if k != "labels"})
+        ds = data_lib.make_demo()
+        out = Path(args.out or ROOT / "results" / "demo")
+        if out.resolve().parent == (ROOT / "results").resolve() and out.name != "demo":
+            raise EmojaxError("demo runs go to results/demo/, never beside real results")
+    else:
+        ds = data_lib.load(src, labels=cfg.labels, ferplus=args.ferplus)
+        out = Path(args.out or ROOT / "results" / args.config)
+    command = "python experiments/train_cnn.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    res = train(cfg, ds, out, resume=args.resume, command=command.strip(), progress=not args.no_progress)
+    msg = f"best PublicTest accuracy {100 * res['val_accuracy']:.1f}% at epoch {res['best_epoch']}"
+    if "test_accuracy" in res:
+        msg += f"; PrivateTest accuracy {100 * res['test_accuracy']:.1f}%"
+    print(f"{msg}. Results in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

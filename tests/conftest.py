@@ -1,0 +1,97 @@
+"""Shared fixtures: the real FER2013 file beside the checkout, small real subsets of it."""
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+FER = SHARED / "fer2013.csv.gz"
+FERPLUS = SHARED / "fer2013new.csv"
+
+# The tests start many processes that compile the same small programs: share XLA's
+# persistent compilation cache between them (set before anything imports jax).
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(Path(tempfile.gettempdir()) / "emojax-jax-cache"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+
+def run_cli(*args: str, cwd: Path = REPO, env: dict | None = None, timeout: float = 300):
+    """Run ``python ARGS`` like a user would; returns the CompletedProcess."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def assert_clean_error(proc) -> None:
+    """Bad input: exit 2 and exactly one ``error:`` line, no traceback."""
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) >= 1, proc.stderr
+
+
+@pytest.fixture(scope="session")
+def fer_path() -> Path:
+    if not FER.exists():
+        pytest.skip(f"FER2013 not found at {FER}")
+    return FER
+
+
+@pytest.fixture(scope="session")
+def fer(fer_path):
+    """The whole real dataset (parsed once, then from the .npz cache)."""
+    from emojax import data
+
+    return data.load(fer_path, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def fer_rows(fer_path) -> list[str]:
+    """The header and the first 600 Training rows plus 200 PublicTest and 200 PrivateTest
+    rows, as raw CSV lines: material for small real files in every format."""
+    lines = {"Training": [], "PublicTest": [], "PrivateTest": []}
+    want = {"Training": 600, "PublicTest": 200, "PrivateTest": 200}
+    with gzip.open(fer_path, "rt") as f:
+        header = next(f)
+        for line in f:
+            usage = line.rstrip().rsplit(",", 1)[1]
+            if len(lines[usage]) < want[usage]:
+                lines[usage].append(line)
+            if all(len(lines[k]) == want[k] for k in want):
+                break
+    return [header] + lines["Training"] + lines["PublicTest"] + lines["PrivateTest"]
+
+
+@pytest.fixture(scope="session")
+def small_csv(fer_rows, tmp_path_factory) -> Path:
+    """A 1,000-row real FER2013 CSV in Kaggle's format."""
+    path = tmp_path_factory.mktemp("small") / "fer2013.csv"
+    path.write_text("".join(fer_rows))
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_fer(fer):
+    """2,000 Training, 500 PublicTest and 500 PrivateTest real images."""
+    return dataclasses.replace(fer, train=fer.train.subset(slice(0, 2000)),
+                               val=fer.val.subset(slice(0, 500)), test=fer.test.subset(slice(0, 500)))
+
+
+@pytest.fixture(scope="session")
+def tiny_cnn(small_fer, tmp_path_factory) -> Path:
+    """A small CNN trained for two epochs on real rows: a real saved model for the tests of
+    everything that consumes one (prediction, attacks, comparison, live)."""
+    from emojax.train import Config, train
+
+    out = tmp_path_factory.mktemp("tiny_cnn")
+    train(Config(model="small", model_kwargs={"width": 8}, epochs=2, batch_size=64, augment=False),
+          small_fer, out, progress=False)
+    return out

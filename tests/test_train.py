@@ -1,0 +1,158 @@
+"""Training, checkpoints, resume, data parallelism and evaluation, on real FER2013 rows."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import REPO, assert_clean_error, run_cli
+from emojax import models, train
+from emojax.predict import CNNClassifier
+
+ARTEFACTS = ("model.json", "weights", "ckpt", "tb", "architecture.txt", "learning_curves.png", "metrics.json")
+
+
+def test_one_epoch_on_2000_images_from_the_command_line(fer_path, tmp_path):
+    out = tmp_path / "run"
+    proc = run_cli("experiments/train_cnn.py", "--data", str(fer_path), "--subset", "2000", "--epochs", "1",
+                   "--width", "8", "--out", str(out), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert "PrivateTest accuracy" in proc.stdout
+    for name in ARTEFACTS:
+        assert (out / name).exists(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["command"].startswith("python experiments/train_cnn.py --data")
+    assert metrics["epochs_run"] == 1 and len(metrics["history"]) == 1
+    assert 0 < metrics["test_accuracy"] < 1 and set(metrics["test_per_class"]) == {
+        "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
+    assert "Conv_0" in (out / "architecture.txt").read_text()
+    assert list((out / "tb").glob("events.out.tfevents.*"))
+    # The saved model evaluates from the command line.
+    ev = run_cli("-m", "emojax.evaluate", "--checkpoint", str(out), "--data", str(fer_path))
+    assert ev.returncode == 0, ev.stderr
+    acc = float(ev.stdout.split("Accuracy on test set: ")[1].split("%")[0])
+    assert acc == pytest.approx(100 * metrics["test_accuracy"], abs=0.051)
+    assert "precision" in ev.stdout and (out / "confusion_test.png").stat().st_size > 1000
+
+
+def _args(csv, out, *extra, epochs: int = 4):
+    return ("experiments/train_cnn.py", "--data", str(csv), "--config", "demo_small", "--epochs", str(epochs),
+            "--patience", "10", "--out", str(out), "--no-progress", *extra)
+
+
+def test_killed_run_resumes_to_the_same_history(small_csv, tmp_path):
+    full = run_cli(*_args(small_csv, tmp_path / "full"))
+    assert full.returncode == 0, full.stderr
+    # Kill a second run with SIGKILL as soon as its second epoch checkpoint is on disk.
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, *_args(small_csv, tmp_path / "killed")], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not (tmp_path / "killed" / "ckpt" / "2").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "killed" / "metrics.json").exists(), "the run finished before it was killed"
+    resumed = run_cli(*_args(small_csv, tmp_path / "killed", "--resume"))
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming after epoch" in resumed.stderr
+    a = json.loads((tmp_path / "full" / "metrics.json").read_text())
+    b = json.loads((tmp_path / "killed" / "metrics.json").read_text())
+    assert b["epochs_run"] == a["epochs_run"] == 4
+    for ha, hb in zip(a["history"], b["history"], strict=True):
+        for k in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"):
+            assert hb[k] == pytest.approx(ha[k], rel=1e-5), (ha["epoch"], k)
+    assert b["test_accuracy"] == a["test_accuracy"]
+
+
+def test_two_host_devices_match_one(small_csv, tmp_path):
+    """The data-parallel step on a 2-device mesh computes what one device computes."""
+    runs = {}
+    for n in (1, 2):
+        out = tmp_path / f"dev{n}"
+        proc = run_cli(*_args(small_csv, out, epochs=2),
+                       env={"XLA_FLAGS": f"--xla_force_host_platform_device_count={n}"})
+        assert proc.returncode == 0, proc.stderr
+        runs[n] = json.loads((out / "metrics.json").read_text())["history"]
+    for h1, h2 in zip(runs[1], runs[2], strict=True):
+        for k in ("train_loss", "val_loss", "val_accuracy"):
+            assert h2[k] == pytest.approx(h1[k], rel=2e-3, abs=2e-3), k
+
+
+def test_batch_sharded_over_the_data_axis():
+    code = ("import jax, numpy as np; from emojax.train import data_mesh, shard_batch;"
+            "m = data_mesh(); (x,) = shard_batch(m, np.zeros((8, 48, 48), np.uint8));"
+            "print(m.axis_names, len(x.sharding.device_set), x.addressable_shards[0].data.shape)")
+    proc = run_cli("-c", code, env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["('data',)", "2", "(4,", "48,", "48)"]
+
+
+def test_augmentation_keeps_images_valid_and_flip_is_a_mirror():
+    x = jax.random.uniform(jax.random.PRNGKey(0), (16, 48, 48, 1))
+    cfg = train.Config()
+    y = train.augment(jax.random.PRNGKey(1), x, cfg)
+    assert y.shape == x.shape and float(y.min()) >= 0 and float(y.max()) <= 1
+    assert float(jnp.abs(y - x).mean()) > 0.05
+    # With every other transform off, each image is either itself or its mirror image.
+    flip_only = dataclasses.replace(cfg, shift=0.0, scale=0.0, rotate=0.0, erase=0.0)
+    y = train.augment(jax.random.PRNGKey(2), x, flip_only)
+    same = jnp.abs(y - x).max(axis=(1, 2, 3)) < 1e-5
+    mirrored = jnp.abs(y - x[:, :, ::-1]).max(axis=(1, 2, 3)) < 1e-5
+    assert bool((same | mirrored).all()) and 0 < int(mirrored.sum()) < 16
+
+
+@pytest.mark.parametrize("mode", ["majority", "crossentropy", "pld"])
+def test_ferplus_training_modes_learn(mode):
+    """Each FER+ target mode lowers the loss on a fixed batch of soft targets."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (32, 48, 48), dtype=np.uint8)
+    soft = rng.dirichlet(np.ones(8) * 0.3, 32).astype(np.float32)
+    labels = soft.argmax(1).astype(np.int32)
+    cfg = train.Config(model="small", model_kwargs={"width": 4}, labels="ferplus", ferplus_mode=mode,
+                       epochs=1, lr=3e-3, optimizer="adamw", augment=False, warmup_epochs=0)
+    state = train.create_state(cfg, 8, steps_per_epoch=40)
+    losses = []
+    for i in range(40):
+        state, m = train.train_step(state, images, labels, None if mode == "majority" else soft,
+                                    jax.random.PRNGKey(i), cfg)
+        losses.append(float(m["loss"]))
+    assert np.isfinite(losses).all() and np.mean(losses[-5:]) < np.mean(losses[:5])
+
+
+def test_saved_model_round_trip(tiny_cnn, small_fer):
+    model, variables, meta = models.load(tiny_cnn)
+    assert meta["classes"] == list(small_fer.classes) and meta["model"] == "small"
+    clf = CNNClassifier(tiny_cnn)
+    p = clf.predict_proba(small_fer.test.images[:10])
+    assert p.shape == (10, 7) and np.allclose(p.sum(1), 1, atol=1e-5)
+    np.testing.assert_allclose(clf.predict_proba(small_fer.test.images[3]), p[3], atol=1e-6)
+    # Better than always answering the largest class on unseen PublicTest images.
+    acc = (clf.predict(small_fer.val.images) == small_fer.val.labels).mean()
+    assert acc > np.bincount(small_fer.val.labels).max() / len(small_fer.val)
+
+
+def test_no_dataset_trains_the_synthetic_demo(tmp_path):
+    env = {"EMOJAX_DATA": ""}
+    proc = run_cli(str(REPO / "experiments" / "train_cnn.py"), "--epochs", "1", "--no-progress",
+                   "--out", str(tmp_path / "demo"), cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "No FER2013 found" in proc.stderr and "Kaggle" in proc.stderr and "SYNTHETIC" in proc.stderr
+    metrics = json.loads((tmp_path / "demo" / "metrics.json").read_text())
+    assert metrics["synthetic"] and "synthetic" in metrics["dataset"]
+
+
+def test_bad_input_to_the_commands(tmp_path):
+    assert_clean_error(run_cli("experiments/train_cnn.py", "--data", str(tmp_path / "none.csv")))
+    assert_clean_error(run_cli("-m", "emojax.evaluate", "--checkpoint", str(tmp_path)))
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    assert_clean_error(run_cli("experiments/train_cnn.py", "--data", str(tmp_path / "bad.csv")))
