@@ -30,14 +30,16 @@ def _probs(model, variables, images: jax.Array, flip: bool) -> jax.Array:
 
 def predict_proba(model, variables, images: np.ndarray, batch_size: int = 256,
                   flip: bool = False) -> np.ndarray:
-    """Class probabilities for uint8 images (N, 48, 48). Batches are padded to a fixed size
-    so only one program is compiled."""
+    """Class probabilities for uint8 images (N, 48, 48). Batches are zero-padded to a power of
+    two (at most ``batch_size``), so a live stream with 1, 2, 3... faces compiles a handful of
+    programs, not one per face count."""
     out = []
     for i in range(0, len(images), batch_size):
         chunk = images[i:i + batch_size]
         n = len(chunk)
-        if len(images) > batch_size and n < batch_size:
-            chunk = np.concatenate([chunk, np.zeros((batch_size - n, *chunk.shape[1:]), chunk.dtype)])
+        size = min(batch_size, 1 << (n - 1).bit_length())
+        if size > n:
+            chunk = np.concatenate([chunk, np.zeros((size - n, *chunk.shape[1:]), chunk.dtype)])
         out.append(np.asarray(_probs(model, variables, chunk, flip))[:n])
     return np.concatenate(out) if out else np.zeros((0, len(models.MODELS)), np.float32)
 

@@ -66,12 +66,12 @@ def load_classifier(model: str | Path | None = None) -> Classifier:
     if str(model) == "svm":
         model = DEFAULT_SVM
     path = Path(model)
+    if not path.exists():
+        raise EmojaxError(f"no model at {path} (train one with experiments/train_cnn.py or train_svm.py)")
     if path.suffix == ".joblib":
         from emojax.baseline import HogSVM
 
         return HogSVM.load(path)
-    if not path.exists():
-        raise EmojaxError(f"no model at {path} (train one with experiments/train_cnn.py)")
     return CNNClassifier(path)
 
 
@@ -117,18 +117,21 @@ class Predictor:
 # --------------------------------------------------------------------------- drawing
 
 
-def annotate(image: np.ndarray, predictions: Sequence[FacePrediction], fps: float | None = None) -> np.ndarray:
-    """A BGR copy of ``image`` (RGB or gray) with boxes, labels and probability bars."""
+def annotate(image: np.ndarray, predictions: Sequence[FacePrediction], fps: float | None = None,
+             ids: Sequence[int] | None = None) -> np.ndarray:
+    """A BGR copy of ``image`` (RGB or gray) with boxes, labels and probability bars; faces
+    are numbered by ``ids`` (default: their order) when there are several."""
     import cv2
 
     img = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
     img = cv2.cvtColor(np.ascontiguousarray(img[..., :3]), cv2.COLOR_RGB2BGR)
     scale = max(img.shape[1] / 800, 0.5)
-    for i, p in enumerate(predictions):
+    ids = range(len(predictions)) if ids is None else ids
+    for i, p in zip(ids, predictions):
         l, t, r, b = p.box
         cv2.rectangle(img, (l, t), (r, b), (0, 220, 0), max(1, int(2 * scale)))
-        label = f"{i}: {p.emotion} {100 * p.probability:.0f}%" if len(predictions) > 1 else \
-            f"{p.emotion} {100 * p.probability:.0f}%"
+        label = f"{p.emotion.capitalize()} {100 * p.probability:.0f}%"
+        label = f"{i}: {label}" if len(predictions) > 1 else label
         cv2.putText(img, label, (l, max(t - 6, 12)), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale,
                     (0, 220, 0), max(1, int(2 * scale)), cv2.LINE_AA)
         bar_h, x0 = max(int(10 * scale), 8), r + 4
@@ -208,5 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> None:
     run(main)
+
+
+if __name__ == "__main__":
+    cli()
