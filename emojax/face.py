@@ -17,10 +17,15 @@ import math
 import os
 from dataclasses import dataclass
 
+import warnings
+
 import cv2
 import dlib
-import face_recognition_models
 import numpy as np
+
+with warnings.catch_warnings():  # it imports the deprecated pkg_resources to find its files
+    warnings.simplefilter("ignore")
+    import face_recognition_models
 
 from emojax.cli import EmojaxError
 

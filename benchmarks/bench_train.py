@@ -1,0 +1,188 @@
+"""Training and inference throughput: our Flax VGG against the same net in PyTorch.
+
+    python benchmarks/bench_train.py                      # widths 16 32 64, batch 128
+    python benchmarks/bench_train.py --widths 32 --rounds 5
+
+Each measurement runs in a fresh child process (so the two frameworks never share a thread
+pool), and the frameworks alternate round by round, so a noisy machine slows both alike and
+the *ratio* stays meaningful. PyTorch is a benchmark-only dependency:
+``pip install -r benchmarks/requirements.txt``.
+
+Also measured: single-face inference latency (one 48x48 crop in, probabilities out) and the
+input pipeline (batch assembly on the host + the on-device augmentation) in images/s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------- children
+
+
+def jax_child(width: int, batch: int, steps: int, what: str) -> dict:
+    import jax
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from emojax import evaluate, models, train
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (batch, 48, 48), dtype=np.uint8)
+    labels = rng.integers(0, 7, batch).astype(np.int32)
+    if what == "train":
+        cfg = train.Config(model_kwargs={"width": width}, augment=False, batch_size=batch)
+        state = train.create_state(cfg, 7, steps_per_epoch=100)
+        mesh = train.data_mesh()
+        x, y = train.shard_batch(mesh, images, labels)
+        for i in range(3):  # compile and warm up
+            state, m = train.train_step(state, x, y, None, jax.random.PRNGKey(i), cfg)
+        jax.block_until_ready(m)
+        t = time.perf_counter()
+        for i in range(steps):
+            state, m = train.train_step(state, x, y, None, jax.random.PRNGKey(i), cfg)
+        jax.block_until_ready(m)
+        return {"images_per_s": steps * batch / (time.perf_counter() - t)}
+    if what == "infer":
+        model = models.create("vgg", 7, width=width)
+        variables = models.init(model)
+        crop = images[:1]
+        for _ in range(20):
+            evaluate.predict_proba(model, variables, crop)
+        times = []
+        for _ in range(steps * 20):
+            t = time.perf_counter()
+            evaluate.predict_proba(model, variables, crop)
+            times.append(time.perf_counter() - t)
+        return {"latency_ms": 1000 * statistics.median(times)}
+    if what == "pipeline":
+        # Host side: shuffled indexing of the uint8 dataset and the transfer to the device.
+        data = rng.integers(0, 256, (28709, 48, 48), dtype=np.uint8)
+        mesh = train.data_mesh()
+        perm = rng.permutation(len(data))
+        n = 0
+        t = time.perf_counter()
+        for i in range(0, len(data) - batch, batch):
+            x, y = train.shard_batch(mesh, data[np.sort(perm[i:i + batch])], labels)
+            n += batch
+        jax.block_until_ready(x)
+        host = n / (time.perf_counter() - t)
+        # Device side: the augmentation that runs inside the training step, alone.
+        cfg = train.Config()
+        aug = jax.jit(lambda k, x: train.augment(k, x.astype("float32")[..., None] / 255, cfg))
+        jax.block_until_ready(aug(jax.random.PRNGKey(0), x))
+        t = time.perf_counter()
+        for i in range(steps):
+            out = aug(jax.random.PRNGKey(i), x)
+        jax.block_until_ready(out)
+        return {"host_images_per_s": host, "augment_images_per_s": steps * batch / (time.perf_counter() - t)}
+    raise ValueError(what)
+
+
+def torch_child(width: int, batch: int, steps: int, what: str) -> dict:
+    import torch
+    from torch import nn
+
+    def block(cin, cout):
+        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout, momentum=0.1), nn.ReLU()]
+
+    layers, cin = [], 1
+    for mult in (1, 2, 4, 8):
+        layers += block(cin, width * mult) + block(width * mult, width * mult)
+        layers += [nn.MaxPool2d(2), nn.Dropout(0.1)]
+        cin = width * mult
+    net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(cin * 9, 256, bias=False), nn.BatchNorm1d(256),
+                        nn.ReLU(), nn.Dropout(0.4), nn.Linear(256, 7))
+    x = torch.randint(0, 256, (batch, 1, 48, 48), dtype=torch.uint8)
+    y = torch.randint(0, 7, (batch,))
+    if what == "train":
+        opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
+        net.train()
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            loss = nn.functional.cross_entropy(net((x.float() / 255 - 0.5) / 0.25), y)
+            loss.backward()
+            opt.step()
+
+        for _ in range(3):
+            step()
+        t = time.perf_counter()
+        for _ in range(steps):
+            step()
+        return {"images_per_s": steps * batch / (time.perf_counter() - t)}
+    if what == "infer":
+        net.eval()
+        crop = x[:1]
+        times = []
+        with torch.inference_mode():
+            for i in range(20 + steps * 20):
+                t = time.perf_counter()
+                torch.softmax(net((crop.float() / 255 - 0.5) / 0.25), -1).numpy()
+                if i >= 20:
+                    times.append(time.perf_counter() - t)
+        return {"latency_ms": 1000 * statistics.median(times)}
+    raise ValueError(what)
+
+
+# --------------------------------------------------------------------------- parent
+
+
+def measure(framework: str, width: int, batch: int, steps: int, what: str) -> dict:
+    cmd = [sys.executable, __file__, "--child", framework, "--widths", str(width), "--batch", str(batch),
+           "--steps", str(steps), "--what", what]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    if proc.returncode:
+        raise SystemExit(f"{framework} {what} w={width} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64], help="VGG widths (first stage channels)")
+    p.add_argument("--batch", type=int, default=128, help="training batch size")
+    p.add_argument("--steps", type=int, default=10, help="timed training steps per measurement")
+    p.add_argument("--rounds", type=int, default=3, help="alternating JAX/PyTorch rounds; medians are reported")
+    p.add_argument("--frameworks", nargs="+", default=["jax", "torch"], choices=["jax", "torch"],
+                   help="what to measure (torch needs benchmarks/requirements.txt)")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--what", default="train", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        fn = jax_child if args.child == "jax" else torch_child
+        print(json.dumps(fn(args.widths[0], args.batch, args.steps, args.what)))
+        return
+
+    print(f"# {os.cpu_count()} CPUs, batch {args.batch}, {args.steps} steps x {args.rounds} rounds\n")
+    print("| width | JAX train img/s | PyTorch train img/s | JAX / PyTorch |")
+    print("|---:|---:|---:|---:|")
+    for w in args.widths:
+        runs = {f: [] for f in args.frameworks}
+        for r in range(args.rounds):
+            order = args.frameworks if r % 2 == 0 else args.frameworks[::-1]
+            for f in order:
+                runs[f].append(measure(f, w, args.batch, args.steps, "train")["images_per_s"])
+        med = {f: statistics.median(v) for f, v in runs.items()}
+        ratio = med["jax"] / med["torch"] if len(med) == 2 else float("nan")
+        print(f"| {w} | {med.get('jax', float('nan')):.0f} | {med.get('torch', float('nan')):.0f} | {ratio:.2f} |",
+              flush=True)
+    w = 32 if 32 in args.widths else args.widths[0]
+    print(f"\nSingle-face inference, w={w}, median latency (crop in, probabilities out):")
+    for f in args.frameworks:
+        print(f"  {f}: {statistics.median(measure(f, w, 1, 10, 'infer')['latency_ms'] for _ in range(args.rounds)):.2f} ms")
+    if "jax" in args.frameworks:
+        pipe = measure("jax", w, args.batch, 20, "pipeline")
+        print(f"\nInput pipeline, batch {args.batch}: host batching + transfer "
+              f"{pipe['host_images_per_s']:.0f} img/s; on-device augmentation {pipe['augment_images_per_s']:.0f} img/s")
+
+
+if __name__ == "__main__":
+    main()
