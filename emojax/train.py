@@ -274,8 +274,10 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
     elif out.exists() and any(out.iterdir()):
         if resume:
             print(f"no checkpoint in {out / 'ckpt'}: starting from scratch", file=sys.stderr)
-        for p in ("ckpt", "tb", "weights", "model.json", "metrics.json"):
-            shutil.rmtree(out / p, ignore_errors=True) if (out / p).is_dir() else (out / p).unlink(missing_ok=True)
+        for name in ("ckpt", "tb", "weights"):  # a fresh run never mixes with an old one
+            shutil.rmtree(out / name, ignore_errors=True)
+        for name in ("model.json", "metrics.json"):
+            (out / name).unlink(missing_ok=True)
         mngr = _checkpoint_manager(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "architecture.txt").write_text(
@@ -292,7 +294,7 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
             break
         t0 = time.time()
         perm = np.random.default_rng([cfg.seed, epoch]).permutation(len(train_split))
-        sums = {"loss": 0.0, "accuracy": 0.0}
+        step_metrics = []
         bar = tqdm(range(steps), desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress,
                    leave=False, file=sys.stderr)
         for i in bar:
@@ -301,12 +303,13 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
                                   None if soft is None else soft[idx])
             step_key = jax.random.fold_in(key, (epoch - 1) * steps + i)
             state, m = train_step(state, x, y, s, step_key, cfg)
-            m = jax.device_get(m)
-            for k in sums:
-                sums[k] += float(m[k])
-            bar.set_postfix(loss=f"{sums['loss'] / (i + 1):.3f}", acc=f"{sums['accuracy'] / (i + 1):.3f}")
+            step_metrics.append(m)  # fetched later: no host-device sync inside the loop
+            if progress and i % 20 == 19:
+                bar.set_postfix({k: f"{float(v):.3f}" for k, v in jax.device_get(m).items()})
+        means = {k: float(np.mean(v)) for k, v in
+                 jax.tree_util.tree_map(lambda *a: np.stack(a), *jax.device_get(step_metrics)).items()}
         v = evaluate_split(state, val, mesh)
-        row = {"epoch": epoch, "train_loss": sums["loss"] / steps, "train_accuracy": sums["accuracy"] / steps,
+        row = {"epoch": epoch, "train_loss": means["loss"], "train_accuracy": means["accuracy"],
                "val_loss": v["loss"], "val_accuracy": v["accuracy"],
                "lr": float(schedule(int(state.step)))}
         meta["history"].append(row)
