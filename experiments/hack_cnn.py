@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report = {
         "command": shlex.join(["python", "experiments/hack_cnn.py", *(sys.argv[1:] if argv is None else argv)]),
-        "model": str(model_path), "model_epoch": meta.get("epoch"), "classes": classes,
+        "model": name, "model_epoch": meta.get("epoch"), "classes": classes,
         "attack": {"method": "targeted iterative FGSM, margin loss, straight-through rounding",
                    "steps": attack.STEPS, "step_fraction_of_eps": attack.STEP,
                    "eps_grid_levels": levels[1:].tolist()},
