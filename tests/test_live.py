@@ -113,6 +113,7 @@ def test_several_faces_keep_their_index(tiny_model: Path) -> None:
     image = np.ascontiguousarray(load_image(photo)[300:600, 250:1400, ::-1])  # BGR; four faces 88-105 px wide
     h, w = image.shape[:2]
     tracker = FaceTracker(load_classifier(tiny_model), detect_every=3, detect_width=None)
+    start, hidden = {}, (0, 0, 0, 0)  # set on frame 0: the faces' first centres, face 2's box
     for i in range(13):  # detections on frames 0, 3, 6, 9 and 12; the faces drift right and down
         shift = np.array([4 * i, 2 * i])
         frame = cv2.warpAffine(image, np.float32([[1, 0, shift[0]], [0, 1, shift[1]]]), (w, h),
