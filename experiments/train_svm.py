@@ -35,7 +35,7 @@ def parse_args(argv):
     p.add_argument("--data", help="dataset: fer2013.csv[.gz], icml_face_data.csv, train.csv or an "
                    "image folder (default: $EMOJAX_DATA, then data/)")
     p.add_argument("--out", default=str(ROOT / "results" / "svm"), help="output folder (default: results/svm)")
-    p.add_argument("--C", type=float, nargs="+", default=[0.5, 1.0, 2.0],
+    p.add_argument("--C", type=float, nargs="+", default=[1.0, 2.0, 4.0],
                    help="grid: LinearSVC regularisation (larger = less regularised, slower to fit)")
     p.add_argument("--gamma", type=float, nargs="+", default=[4e-4, 8e-4],
                    help="grid: RBF kernel width on the PCA features, exp(-gamma |x - y|^2)")
