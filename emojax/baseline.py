@@ -69,6 +69,7 @@ def hog(images: np.ndarray, cell: int = 8, block: int = 2, orientations: int = 9
     hist = hist.reshape(n, ch, cw, orientations).astype(np.float32) / cell ** 2
     blocks = sliding_window_view(hist, (block, block), axis=(1, 2)).transpose(0, 1, 2, 4, 5, 3)
     blocks = blocks.reshape(n, -1, block * block * orientations)
+    # 1e-10: skimage's eps of 1e-5, squared
     blocks = np.minimum(blocks / np.sqrt((blocks ** 2).sum(-1, keepdims=True) + 1e-10), 0.2)
     blocks = blocks / np.sqrt((blocks ** 2).sum(-1, keepdims=True) + 1e-10)
     return blocks.reshape(n, -1)

@@ -1,7 +1,7 @@
 """Train the HOG + kernel-SVM baseline (emojax.baseline) on FER2013.
 
     python experiments/train_svm.py                          # default grid, data from data/
-    python experiments/train_svm.py --C 1 --gamma 1e-3       # one setting, no search
+    python experiments/train_svm.py --C 2 --gamma 4e-4       # one setting: scored, then refitted
 
 Protocol: every setting of the grid is trained on Training and scored on PublicTest; the
 best one is then refitted from scratch on Training (PublicTest stays a selection set
@@ -36,14 +36,17 @@ def parse_args(argv):
                    "image folder (default: $EMOJAX_DATA, then data/)")
     p.add_argument("--out", default=str(ROOT / "results" / "svm"), help="output folder (default: results/svm)")
     p.add_argument("--C", type=float, nargs="+", default=[1.0, 2.0, 4.0],
-                   help="grid: LinearSVC regularisation (larger = less regularised, slower to fit)")
+                   help="grid: LinearSVC regularisation, larger = less regularised and slower to fit "
+                   "(default: %(default)s)")
     p.add_argument("--gamma", type=float, nargs="+", default=[4e-4, 8e-4],
-                   help="grid: RBF kernel width on the PCA features, exp(-gamma |x - y|^2)")
-    p.add_argument("--pca", type=int, nargs="+", default=[150], help="grid: PCA components")
+                   help="grid: RBF kernel width on the PCA features, exp(-gamma |x - y|^2) "
+                   "(default: %(default)s)")
+    p.add_argument("--pca", type=int, nargs="+", default=[150], help="grid: PCA components (default: %(default)s)")
     p.add_argument("--landmarks", type=int, default=2000,
-                   help="Nystroem landmarks (kernel approximation rank; the saved model grows with it)")
+                   help="Nystroem landmarks: the kernel approximation's rank; the saved model grows "
+                   "with it (default: %(default)s)")
     p.add_argument("--cells", type=int, nargs="+", default=[6, 12],
-                   help="HOG cell sizes in pixels; the features of each are joined")
+                   help="HOG cell sizes in pixels; the features of each are joined (default: %(default)s)")
     p.add_argument("--subset", type=int, help="train on the first N Training images only (quick runs)")
     p.add_argument("--seed", type=int, default=0, help="random seed (PCA, Nystroem landmarks, SVM)")
     return p.parse_args(argv)
@@ -62,6 +65,8 @@ def main(argv=None) -> int:
     train = data_lib.require(ds.train, "training")
     if args.subset:
         train = train.subset(slice(0, args.subset))
+    if len(train) <= max(args.pca):
+        raise EmojaxError(f"{len(train)} training images are too few for {max(args.pca)} PCA components")
     val = data_lib.require(ds.val, "validation (PublicTest)")
     test = data_lib.require(ds.test, "test (PrivateTest)")
     fixed = {"landmarks": args.landmarks, "cells": tuple(args.cells), "seed": args.seed}
