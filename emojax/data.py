@@ -466,12 +466,9 @@ def download(url: str, dest: str | os.PathLike = "data") -> Path:
             raise EmojaxError(f"{url}: no fer2013.csv, icml_face_data.csv, train.csv or "
                               "train/ folder in the download")
         read_pixels(found)  # verify it parses before it lands in data/
-        moved = []
         for p in found.parent.iterdir():
-            target = dest / p.name
-            if target.exists():
-                raise EmojaxError(f"{target} already exists; remove it first")
-            moved.append(target)
+            if (dest / p.name).exists():
+                raise EmojaxError(f"{dest / p.name} already exists; remove it first")
         for p in found.parent.iterdir():
             shutil.move(str(p), dest / p.name)
     return dest / found.name

@@ -41,7 +41,7 @@ def predict_proba(model, variables, images: np.ndarray, batch_size: int = 256,
         if size > n:
             chunk = np.concatenate([chunk, np.zeros((size - n, *chunk.shape[1:]), chunk.dtype)])
         out.append(np.asarray(_probs(model, variables, chunk, flip))[:n])
-    return np.concatenate(out) if out else np.zeros((0, len(models.MODELS)), np.float32)
+    return np.concatenate(out) if out else np.zeros((0, model.num_classes), np.float32)
 
 
 def report(labels: np.ndarray, predicted: np.ndarray, classes) -> dict:

@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 FER = SHARED / "fer2013.csv.gz"
 FERPLUS = SHARED / "fer2013new.csv"
+sys.path.insert(0, str(REPO))  # experiments/ is importable under plain `pytest` too
 
 # The tests start many processes that compile the same small programs: share XLA's
 # persistent compilation cache between them (set before anything imports jax).

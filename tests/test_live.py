@@ -17,6 +17,7 @@ from skimage import data as skdata
 from emojax.face import load_image
 from emojax.live import FaceTracker, report_lines
 from emojax.predict import load_classifier
+from experiments.live_screenshot import astronaut_video
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -34,19 +35,6 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, words: str) -> None
     assert words in proc.stderr and proc.stdout == ""
 
 
-def head_video(path: Path, seconds: int = 20, fps: int = 10) -> Path:
-    """640x480 MJPG of the astronaut's head and shoulders, gently rocking and drifting."""
-    base = cv2.resize(skdata.astronaut()[:300, 56:456], (640, 480), interpolation=cv2.INTER_AREA)[:, :, ::-1]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (640, 480))
-    assert writer.isOpened()
-    for i in range(seconds * fps):
-        m = cv2.getRotationMatrix2D((320, 240), 4 * np.sin(2 * np.pi * i / 37), 1.0)
-        m[:, 2] += 15 * np.sin(2 * np.pi * i / 23), 10 * np.sin(2 * np.pi * i / 29)
-        writer.write(cv2.warpAffine(base, m, (640, 480), borderMode=cv2.BORDER_REPLICATE))
-    writer.release()
-    return path
-
-
 def count_frames(path: Path) -> int:
     cap = cv2.VideoCapture(str(path))
     assert cap.isOpened(), path
@@ -62,7 +50,7 @@ def count_frames(path: Path) -> int:
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return head_video(tmp_path_factory.mktemp("video") / "head.avi")
+    return astronaut_video(tmp_path_factory.mktemp("video") / "head.avi")
 
 
 @pytest.fixture(scope="module")
