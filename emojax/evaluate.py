@@ -1,7 +1,7 @@
 """Evaluation of a saved model on the test split (PrivateTest), and the plots.
 
-``python -m emojax.evaluate --checkpoint results/model`` prints ``Accuracy on test set:
-72.4%``, per-class precision/recall, and saves a confusion-matrix PNG.
+``python -m emojax.evaluate --checkpoint results/model`` prints ``Accuracy on test set: ...%``,
+per-class precision/recall, and saves a confusion-matrix PNG.
 """
 from __future__ import annotations
 
@@ -19,20 +19,40 @@ from emojax import models
 from emojax.cli import EmojaxError, atomic_path, run
 
 
+VIEWS = (1, 2, 10)
+
+
+def tta_views(x: jax.Array, views: int, shift: int = 2) -> jax.Array:
+    """Test-time augmentation views of a batch (B, 48, 48, 1), stacked on a new first axis:
+    1 = the face, 2 = and its mirror image, 10 = five placements (centred and moved by
+    ``shift`` pixels up/down/left/right, edges replicated) each with its mirror: the
+    ten-crop recipe for a model trained with random shifts instead of random crops."""
+    if views not in VIEWS:
+        raise EmojaxError(f"test-time views must be one of {VIEWS}, not {views}")
+    out = [x]
+    if views == 10:
+        h, w = x.shape[1:3]
+        pad = jnp.pad(x, ((0, 0), (shift, shift), (shift, shift), (0, 0)), mode="edge")
+        for dy, dx in ((-shift, 0), (shift, 0), (0, -shift), (0, shift)):
+            out.append(pad[:, shift + dy:shift + dy + h, shift + dx:shift + dx + w])
+    if views >= 2:
+        out += [v[:, :, ::-1] for v in out]
+    return jnp.stack(out)
+
+
 @partial(jax.jit, static_argnums=(0, 3))
-def _probs(model, variables, images: jax.Array, flip: bool) -> jax.Array:
-    x = images.astype(jnp.float32)[..., None] / 255.0
-    p = jax.nn.softmax(model.apply(variables, x))
-    if flip:  # test-time augmentation: average with the mirrored face
-        p = (p + jax.nn.softmax(model.apply(variables, x[:, :, ::-1]))) / 2
-    return p
+def _probs(model, variables, images: jax.Array, views: int) -> jax.Array:
+    x = tta_views(images.astype(jnp.float32)[..., None] / 255.0, views)
+    logits = model.apply(variables, x.reshape(-1, *x.shape[2:]))
+    return jax.nn.softmax(logits).reshape(len(x), -1, logits.shape[-1]).mean(0)
 
 
 def predict_proba(model, variables, images: np.ndarray, batch_size: int = 256,
-                  flip: bool = False) -> np.ndarray:
-    """Class probabilities for uint8 images (N, 48, 48). Batches are zero-padded to a power of
-    two (at most ``batch_size``), so a live stream with 1, 2, 3... faces compiles a handful of
-    programs, not one per face count."""
+                  views: int = 1) -> np.ndarray:
+    """Class probabilities for uint8 images (N, 48, 48), averaged over ``views`` test-time
+    views (see ``tta_views``). Batches are zero-padded to a power of two (at most
+    ``batch_size``), so a live stream with 1, 2, 3... faces compiles a handful of programs,
+    not one per face count."""
     out = []
     for i in range(0, len(images), batch_size):
         chunk = images[i:i + batch_size]
@@ -40,7 +60,7 @@ def predict_proba(model, variables, images: np.ndarray, batch_size: int = 256,
         size = min(batch_size, 1 << (n - 1).bit_length())
         if size > n:
             chunk = np.concatenate([chunk, np.zeros((size - n, *chunk.shape[1:]), chunk.dtype)])
-        out.append(np.asarray(_probs(model, variables, chunk, flip))[:n])
+        out.append(np.asarray(_probs(model, variables, chunk, views))[:n])
     return np.concatenate(out) if out else np.zeros((0, model.num_classes), np.float32)
 
 
@@ -56,9 +76,9 @@ def report(labels: np.ndarray, predicted: np.ndarray, classes) -> dict:
                               "support": int(s[i])} for i, c in enumerate(classes)}}
 
 
-def evaluate(model, variables, split: data_lib.Split, classes, flip: bool = False) -> dict:
+def evaluate(model, variables, split: data_lib.Split, classes, views: int = 1) -> dict:
     data_lib.require(split, "test (PrivateTest)")
-    probs = predict_proba(model, variables, split.images, flip=flip)
+    probs = predict_proba(model, variables, split.images, views=views)
     return report(split.labels, probs.argmax(1), classes)
 
 
@@ -136,7 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ferplus", help="FER+ fer2013new.csv for 8-class models (default: beside --data)")
     p.add_argument("--split", choices=("test", "val"), default="test",
                    help="test = PrivateTest (what we report); val = PublicTest")
-    p.add_argument("--tta", action="store_true", help="average with the horizontally flipped face")
+    p.add_argument("--views", type=int, choices=VIEWS,
+                   help="test-time augmentation: 1 = none, 2 = average with the mirrored face, 10 = five "
+                   "2-pixel placements x mirror (default: the model's own setting in model.json, chosen on "
+                   "PublicTest by experiments/choose_tta.py; 1 if it has none)")
     p.add_argument("--confusion", help="confusion-matrix PNG path (default: CHECKPOINT/confusion_<split>.png)")
     args = p.parse_args(argv)
     model, variables, meta = models.load(args.checkpoint)
@@ -144,9 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     ds = data_lib.load(args.data, labels=labels, ferplus=args.ferplus)
     if tuple(meta["classes"]) != ds.classes:
         raise EmojaxError(f"model classes {meta['classes']} do not match the data's {list(ds.classes)}")
-    rep = evaluate(model, variables, getattr(ds, args.split), ds.classes, flip=args.tta)
+    views = args.views or meta.get("views", 1)
+    rep = evaluate(model, variables, getattr(ds, args.split), ds.classes, views=views)
     name = "test set" if args.split == "test" else "validation set"
-    print(f"Accuracy on {name}: {100 * rep['accuracy']:.1f}%")
+    print(f"Accuracy on {name}: {100 * rep['accuracy']:.1f}%" + (f" ({views} test-time views)" if views > 1 else ""))
     print(format_report(rep))
     path = Path(args.confusion or Path(args.checkpoint) / f"confusion_{args.split}.png")
     plot_confusion(rep["confusion"], ds.classes, path,

@@ -24,6 +24,64 @@ from emojax.cli import EmojaxError
 PIXEL_MEAN, PIXEL_STD = 0.5, 0.25
 
 
+def max_pool2(x: jax.Array) -> jax.Array:
+    """2x2 max-pool, stride 2, as a reshape and a max: same values as ``nn.max_pool``, but
+    its gradient is an elementwise mask instead of XLA's select-and-scatter, which is slow
+    on CPU (the whole training step runs 20% faster at width 32)."""
+    b, h, w, c = x.shape
+    return x[:, :h // 2 * 2, :w // 2 * 2].reshape(b, h // 2, 2, w // 2, 2, c).max((2, 4))
+
+
+class BatchNorm(nn.Module):
+    """Batch norm with the variables and semantics of ``flax.linen.BatchNorm`` (``scale``,
+    ``bias``; running ``mean``, ``var``; biased batch variance), so checkpoints and layer
+    names are the same. The batch statistics are matrix-vector products instead of
+    reductions: XLA's CPU backend runs those multi-threaded, its large reductions on a
+    tree of single-threaded pieces (the training step is 9% faster at width 32)."""
+
+    use_running_average: bool = False
+    momentum: float = 0.9
+    epsilon: float = 1e-5
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        c = x.shape[-1]
+        ra_mean = self.variable("batch_stats", "mean", lambda: jnp.zeros(c, jnp.float32))
+        ra_var = self.variable("batch_stats", "var", lambda: jnp.ones(c, jnp.float32))
+        scale = self.param("scale", nn.initializers.ones, (c,), jnp.float32)
+        bias = self.param("bias", nn.initializers.zeros, (c,), jnp.float32)
+        if self.use_running_average:
+            mean, var = ra_mean.value, ra_var.value
+        else:
+            rows = x.reshape(-1, c).astype(jnp.float32)
+            avg = jnp.full((rows.shape[0],), 1.0 / rows.shape[0], jnp.float32)
+            mean = avg @ rows
+            var = jnp.maximum(avg @ (rows * rows) - mean * mean, 0.0)
+            if not self.is_initializing():
+                ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
+                ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
+        mul = scale * jax.lax.rsqrt(var + self.epsilon)
+        return (x * mul + (bias - mean * mul)).astype(self.dtype)
+
+
+class Dropout(nn.Module):
+    """Dropout whose mask comes from 8 random bits per value instead of flax's 32-bit uniform
+    floats: a quarter of the random-number work, which is a visible part of a CPU training
+    step. The rate is rounded to a multiple of 1/256 (0.1 -> 0.102)."""
+
+    rate: float
+    deterministic: bool = False
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if self.deterministic or self.rate == 0:
+            return x
+        cut = round(self.rate * 256)
+        bits = jax.random.bits(self.make_rng("dropout"), x.shape, jnp.uint8)
+        return jnp.where(bits >= cut, x * (256 / (256 - cut)), 0).astype(x.dtype)
+
+
 class VGG(nn.Module):
     """VGG-style net: ``len(stages)`` stages of ``convs`` x (conv3x3-BN-ReLU), 2x2 max-pool
     and dropout after each, then a dense layer and the classifier.
@@ -43,17 +101,17 @@ class VGG(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         x = ((x - PIXEL_MEAN) / PIXEL_STD).astype(self.dtype)
-        bn = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype)
+        bn = lambda: BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype)
         for mult in self.stages:
             for _ in range(self.convs):
                 x = nn.Conv(self.width * mult, (3, 3), use_bias=False, dtype=self.dtype)(x)
                 x = nn.relu(bn()(x))
-            x = nn.max_pool(x, (2, 2), (2, 2))
-            x = nn.Dropout(self.dropout / 4, deterministic=not train)(x)
+            x = max_pool2(x)
+            x = Dropout(self.dropout / 4, deterministic=not train)(x)
         x = x.reshape(x.shape[0], -1)
         x = nn.Dense(self.dense, use_bias=False, dtype=self.dtype)(x)
         x = nn.relu(bn()(x))
-        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        x = Dropout(self.dropout, deterministic=not train)(x)
         return nn.Dense(self.num_classes, dtype=self.dtype)(x).astype(jnp.float32)
 
 
@@ -70,10 +128,10 @@ class SmallCNN(nn.Module):
         x = (x - PIXEL_MEAN) / PIXEL_STD
         for mult in (1, 2, 4):
             x = nn.Conv(self.width * mult, (3, 3), use_bias=False)(x)
-            x = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9)(x))
-            x = nn.max_pool(x, (2, 2), (2, 2))
+            x = nn.relu(BatchNorm(use_running_average=not train, momentum=0.9)(x))
+            x = max_pool2(x)
         x = x.reshape(x.shape[0], -1)
-        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        x = Dropout(self.dropout, deterministic=not train)(x)
         return nn.Dense(self.num_classes)(x)
 
 

@@ -37,13 +37,17 @@ class Classifier(Protocol):
 
 
 class CNNClassifier:
-    """A saved Flax model (folder with model.json and weights/) as a classifier."""
+    """A saved Flax model (folder with model.json and weights/) as a classifier.
 
-    def __init__(self, folder: str | Path = DEFAULT_MODEL):
+    ``views`` > 1 averages test-time augmentation views (see ``evaluate.tta_views``); the
+    default of one view keeps live prediction at one forward pass per face."""
+
+    def __init__(self, folder: str | Path = DEFAULT_MODEL, views: int = 1):
         from emojax import models
 
         self.model, self.variables, self.meta = models.load(folder)
         self.classes = tuple(self.meta["classes"])
+        self.views = views
 
     def predict_proba(self, crops: np.ndarray) -> np.ndarray:
         """Probabilities (N, C) for uint8 crops (N, 48, 48); one crop may skip the N axis."""
@@ -51,7 +55,7 @@ class CNNClassifier:
 
         crops = np.asarray(crops, np.uint8)
         single = crops.ndim == 2
-        p = predict_proba(self.model, self.variables, crops[None] if single else crops)
+        p = predict_proba(self.model, self.variables, crops[None] if single else crops, views=self.views)
         return p[0] if single else p
 
     def predict(self, crops: np.ndarray) -> np.ndarray:

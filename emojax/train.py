@@ -40,7 +40,7 @@ class Config:
     model: str = "vgg"
     model_kwargs: dict = dataclasses.field(default_factory=lambda: {"width": 32})
     labels: str = "fer2013"          # or "ferplus"
-    ferplus_mode: str = "majority"   # majority | crossentropy | pld (probabilistic label drawing)
+    ferplus_mode: str = "majority"   # majority | crossentropy | pld | multilabel (Barsoum et al. 2016)
     epochs: int = 60
     batch_size: int = 64
     optimizer: str = "sgd"           # sgd (Nesterov momentum) | adamw
@@ -57,6 +57,7 @@ class Config:
     patience: int = 10               # early stopping: epochs without a better PublicTest accuracy
     subset: int | None = None        # train on the first N Training images (quick runs)
     seed: int = 0
+    init: str | None = None          # start from this saved model (a folder with model.json)
     why: str = ""                    # why this architecture/recipe, copied to architecture.txt
 
     def __hash__(self) -> int:  # a static argument of the jitted step
@@ -107,6 +108,29 @@ def create_state(cfg: Config, num_classes: int, steps_per_epoch: int) -> TrainSt
     return create()
 
 
+def init_from(state: TrainState, folder: str | Path) -> tuple[TrainState, list[str]]:
+    """Copy a saved model's weights into ``state`` wherever names and shapes match (transfer
+    learning: FER2013 features for FER+, a longer schedule from a shorter run). Returns the
+    state and the names of the layers left freshly initialised (say, an 8-class head)."""
+    _, saved, _ = models.load(folder)
+    fresh = []
+
+    def merge(path, new):
+        old = saved
+        for k in path:
+            old = old.get(k.key) if isinstance(old, dict) else None
+        if old is None or np.shape(old) != new.shape:
+            fresh.append("/".join(k.key for k in path))
+            return new
+        return jnp.asarray(old, new.dtype)
+
+    both = {"params": state.params, "batch_stats": state.batch_stats}
+    both = jax.tree_util.tree_map_with_path(merge, both)
+    state = state.replace(params=both["params"], batch_stats=both["batch_stats"],
+                          opt_state=state.tx.init(both["params"]))
+    return state, sorted({f.rsplit("/", 1)[0] for f in fresh})
+
+
 # --------------------------------------------------------------------------- steps
 
 
@@ -154,6 +178,17 @@ def _targets(key: jax.Array, labels: jax.Array, soft: jax.Array | None, num_clas
     return optax.smooth_labels(t, cfg.label_smoothing) if cfg.label_smoothing else t
 
 
+def _loss(key: jax.Array, logits: jax.Array, labels: jax.Array, soft: jax.Array | None,
+          cfg: Config) -> jax.Array:
+    if soft is not None and cfg.ferplus_mode == "multilabel":
+        # Multi-label learning: every emotion with at least 30% of the votes (and the
+        # majority) is an acceptable answer; only the most likely acceptable one is rewarded.
+        ok = (soft >= 0.3) | jax.nn.one_hot(labels, logits.shape[-1], dtype=bool)
+        return -jnp.where(ok, jax.nn.log_softmax(logits), -jnp.inf).max(-1).mean()
+    t = _targets(key, labels, soft, logits.shape[-1], cfg)
+    return optax.softmax_cross_entropy(logits, t).mean()
+
+
 @partial(jax.jit, static_argnames=("cfg",), donate_argnums=(0,))
 def train_step(state: TrainState, images: jax.Array, labels: jax.Array, soft: jax.Array | None,
                key: jax.Array, cfg: Config) -> tuple[TrainState, dict]:
@@ -167,8 +202,7 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, soft: ja
         logits, updates = state.apply_fn({"params": params, "batch_stats": state.batch_stats}, x,
                                          train=True, rngs={"dropout": k_drop},
                                          mutable=["batch_stats"])
-        t = _targets(k_lab, labels, soft, logits.shape[-1], cfg)
-        return optax.softmax_cross_entropy(logits, t).mean(), (logits, updates)
+        return _loss(k_lab, logits, labels, soft, cfg), (logits, updates)
 
     (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     state = state.apply_gradients(grads=grads, batch_stats=updates["batch_stats"])
@@ -271,14 +305,20 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
             state=ocp.args.StandardRestore(state), meta=ocp.args.JsonRestore()))
         state, meta = restored["state"], restored["meta"]
         print(f"resuming after epoch {meta['epoch']} from {out / 'ckpt'}", file=sys.stderr)
-    elif out.exists() and any(out.iterdir()):
-        if resume:
-            print(f"no checkpoint in {out / 'ckpt'}: starting from scratch", file=sys.stderr)
-        for name in ("ckpt", "tb", "weights"):  # a fresh run never mixes with an old one
-            shutil.rmtree(out / name, ignore_errors=True)
-        for name in ("model.json", "metrics.json"):
-            (out / name).unlink(missing_ok=True)
-        mngr = _checkpoint_manager(out)
+    else:
+        if cfg.init:  # read before clearing: the run may continue the model in its own folder
+            state, fresh = init_from(state, cfg.init)
+            state = jax.device_put(state, NamedSharding(mesh, P()))
+            print(f"initialised from {cfg.init}" + (f"; fresh: {', '.join(fresh)}" if fresh else ""),
+                  file=sys.stderr)
+        if out.exists() and any(out.iterdir()):
+            if resume:
+                print(f"no checkpoint in {out / 'ckpt'}: starting from scratch", file=sys.stderr)
+            for name in ("ckpt", "tb", "weights"):  # a fresh run never mixes with an old one
+                shutil.rmtree(out / name, ignore_errors=True)
+            for name in ("model.json", "metrics.json"):
+                (out / name).unlink(missing_ok=True)
+            mngr = _checkpoint_manager(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "architecture.txt").write_text(
         f"{cfg.model} {cfg.model_kwargs}, {len(ds.classes)} classes, "

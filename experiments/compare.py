@@ -52,13 +52,19 @@ def size_on_disk(path: Path) -> int:
     return sum(f.stat().st_size for f in files if f.is_file())
 
 
-def train_time(path: Path) -> float | None:
-    """``train_time_s`` from the metrics.json beside the model (None if absent)."""
+def train_time(path: Path, _seen: int = 0) -> float | None:
+    """``train_time_s`` from the metrics.json beside the model (None if absent), plus that of
+    the model it started from (``config.init``), so staged training counts in full."""
     metrics = (path.parent if path.is_file() else path) / "metrics.json"
     try:
-        return json.loads(metrics.read_text()).get("train_time_s")
+        m = json.loads(metrics.read_text())
     except (OSError, ValueError):
         return None
+    t, init = m.get("train_time_s"), (m.get("config") or {}).get("init")
+    if t is not None and init and _seen < 5:
+        init = Path(init) if Path(init).is_absolute() else ROOT / init
+        t += train_time(init, _seen + 1) or 0.0
+    return t
 
 
 def measure(name: str, path: Path, split: data_lib.Split, classes, repeats: int) -> dict:
@@ -111,7 +117,8 @@ def markdown(rows: list[dict], classes, n: int, source: str, command: str) -> st
              "|---|" + "---:|" * len(rows)]
     lines += [f"| {label} | " + " | ".join(f(r) for r in rows) + " |" for label, f in table]
     lines += ["", ("Training time is `train_time_s` from each model's metrics.json: one training "
-                   "run with the chosen settings, not the search for them. Inference was timed on "
+                   "run with the chosen settings (all stages, for a model trained from another), not the "
+                   "search for them. Inference was timed on "
                    f"the machine that ran the command ({os.cpu_count()} CPU cores, JAX on "
                    f"{jax.default_backend()}): one crop per call (median of repeated calls, the "
                    "latency a live front end sees) and the whole split in one call. Size on disk "

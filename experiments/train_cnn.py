@@ -35,9 +35,10 @@ def parse_args(argv):
                    "image folder (default: $EMOJAX_DATA, then data/)")
     p.add_argument("--ferplus", help="FER+ fer2013new.csv (default: beside the dataset)")
     p.add_argument("--labels", choices=("fer2013", "ferplus"), help="override the config's label set")
-    p.add_argument("--ferplus-mode", choices=("majority", "crossentropy", "pld"),
-                   help="FER+ training target: majority vote, cross-entropy over the vote "
-                   "distribution, or probabilistic label drawing")
+    p.add_argument("--ferplus-mode", choices=("majority", "crossentropy", "pld", "multilabel"),
+                   help="FER+ training target (Barsoum et al. 2016): majority vote, cross-entropy over "
+                   "the vote distribution (the probability mode), probabilistic label drawing, or "
+                   "multi-label (any emotion with at least 30%% of the votes counts as right)")
     p.add_argument("--out", help="run folder (default: results/<config>, results/demo for the demo set)")
     p.add_argument("--epochs", type=int, help="maximum epochs (early stopping may end sooner)")
     p.add_argument("--subset", type=int, help="train on the first N Training images only")
@@ -46,6 +47,8 @@ def parse_args(argv):
     p.add_argument("--width", type=int, help="model width (channels of the first stage)")
     p.add_argument("--patience", type=int, help="early stopping: epochs without a better PublicTest accuracy")
     p.add_argument("--seed", type=int, help="random seed (initialisation, shuffling, augmentation)")
+    p.add_argument("--init", help="start from this saved model folder (e.g. results/model): weights whose "
+                   "names and shapes match are copied, the rest (an 8-class FER+ head) start fresh")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--distributed", action="store_true",
                    help="multi-host run: call jax.distributed.initialize() (reads JAX_COORDINATOR_ADDRESS, "
@@ -62,11 +65,13 @@ def main(argv=None) -> int:
         jax.distributed.initialize()
     cfg = importlib.import_module(f"experiments.configs.{args.config}").CONFIG
     overrides = {k: getattr(args, k) for k in ("labels", "ferplus_mode", "epochs", "subset",
-                                               "batch_size", "lr", "patience", "seed")
+                                               "batch_size", "lr", "patience", "seed", "init")
                  if getattr(args, k) is not None}
     if args.width:
         overrides["model_kwargs"] = {**cfg.model_kwargs, "width": args.width}
     cfg = dataclasses.replace(cfg, **overrides)
+    if cfg.init and not Path(cfg.init).exists() and (ROOT / cfg.init).exists():
+        cfg = dataclasses.replace(cfg, init=str(ROOT / cfg.init))  # configs name repo paths
     src = data_lib.find_data(args.data)
     if src is None:
         print(data_lib.where_to_get_data(), file=sys.stderr)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, assert_clean_error, run_cli
-from emojax import models, train
+from emojax import evaluate, models, train
 from emojax.predict import CNNClassifier
 
 ARTEFACTS = ("model.json", "weights", "ckpt", "tb", "architecture.txt", "learning_curves.png", "metrics.json")
@@ -111,7 +111,7 @@ def test_augmentation_keeps_images_valid_and_flip_is_a_mirror():
     assert bool((same | mirrored).all()) and 0 < int(mirrored.sum()) < 16
 
 
-@pytest.mark.parametrize("mode", ["majority", "crossentropy", "pld"])
+@pytest.mark.parametrize("mode", ["majority", "crossentropy", "pld", "multilabel"])
 def test_ferplus_training_modes_learn(mode):
     """Each FER+ target mode lowers the loss on a fixed batch of soft targets."""
     rng = np.random.default_rng(0)
@@ -139,6 +139,110 @@ def test_saved_model_round_trip(tiny_cnn, small_fer):
     # Better than always answering the largest class on unseen PublicTest images.
     acc = (clf.predict(small_fer.val.images) == small_fer.val.labels).mean()
     assert acc > np.bincount(small_fer.val.labels).max() / len(small_fer.val)
+
+
+def test_init_from_a_saved_model_keeps_matching_layers(tiny_cnn):
+    """Transfer to FER+: every layer of the 7-class FER2013 model is copied into an 8-class
+    net except the classifier, which starts fresh."""
+    _, saved, _ = models.load(tiny_cnn)
+    cfg = train.Config(model="small", model_kwargs={"width": 8}, labels="ferplus")
+    state, fresh = train.init_from(train.create_state(cfg, 8, steps_per_epoch=10), tiny_cnn)
+    assert fresh == ["params/Dense_0"]
+    for layer in ("Conv_0", "Conv_2", "BatchNorm_1"):
+        for k, v in saved["params"][layer].items():
+            np.testing.assert_array_equal(state.params[layer][k], v)
+    np.testing.assert_array_equal(state.batch_stats["BatchNorm_2"]["mean"], saved["batch_stats"]["BatchNorm_2"]["mean"])
+    assert state.params["Dense_0"]["kernel"].shape[-1] == 8
+    # The optimizer starts afresh on the copied weights and a step runs.
+    x = np.zeros((4, 48, 48), np.uint8)
+    state, m = train.train_step(state, x, np.zeros(4, np.int32), None, jax.random.PRNGKey(0), cfg)
+    assert np.isfinite(float(m["loss"]))
+
+
+def test_batch_norm_matches_flax():
+    """Our matrix-vector BatchNorm computes what flax.linen.BatchNorm does, in training
+    (batch statistics, running-average update) and in inference."""
+    import flax.linen as nn
+
+    x = jax.random.normal(jax.random.PRNGKey(0), (16, 6, 6, 5)) * 3 + 1
+    ours, theirs = models.BatchNorm(momentum=0.9), nn.BatchNorm(momentum=0.9)
+    v = theirs.init(jax.random.PRNGKey(1), x, use_running_average=False)
+    v = jax.tree_util.tree_map(lambda a: a + jax.random.uniform(jax.random.PRNGKey(2), a.shape), v)
+    assert jax.tree_util.tree_structure(ours.init(jax.random.PRNGKey(1), x)) == jax.tree_util.tree_structure(v)
+    y1, s1 = ours.apply(v, x, mutable=["batch_stats"])
+    y2, s2 = theirs.apply(v, x, use_running_average=False, mutable=["batch_stats"])
+    np.testing.assert_allclose(y1, y2, atol=1e-4)
+    for k in ("mean", "var"):
+        np.testing.assert_allclose(s1["batch_stats"][k], s2["batch_stats"][k], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(models.BatchNorm(use_running_average=True).apply(v, x),
+                               theirs.apply(v, x, use_running_average=True), atol=1e-5)
+
+
+def test_cpu_xla_defaults_and_opt_out():
+    """`import emojax` turns YNNPACK fusion off (single-threaded convolutions on CPU) unless
+    the user opts out or sets it themselves."""
+    code = "import os, emojax; print(repr(os.environ.get('XLA_FLAGS', '')))"
+    on = run_cli("-c", code, env={"XLA_FLAGS": "--xla_cpu_enable_fast_math=false"})
+    assert on.stdout.strip() == repr("--xla_cpu_enable_fast_math=false --xla_cpu_experimental_ynn_fusion_type=")
+    off = run_cli("-c", code, env={"XLA_FLAGS": "", "EMOJAX_XLA_DEFAULTS": "0"})
+    assert off.stdout.strip() == "''"
+    mine = run_cli("-c", code, env={"XLA_FLAGS": "--xla_cpu_experimental_ynn_fusion_type=LIBRARY_FUSION_TYPE_DOT"})
+    assert "ynn_fusion_type=LIBRARY_FUSION_TYPE_DOT'" in mine.stdout and mine.stdout.count("ynn") == 1
+
+
+def test_test_time_views():
+    x = jnp.asarray(np.random.default_rng(0).random((3, 48, 48, 1)), jnp.float32)
+    assert evaluate.tta_views(x, 1).shape == (1, 3, 48, 48, 1)
+    v = evaluate.tta_views(x, 10)
+    assert v.shape == (10, 3, 48, 48, 1)
+    np.testing.assert_array_equal(v[0], x)
+    np.testing.assert_array_equal(v[5], x[:, :, ::-1])     # each placement also mirrored
+    np.testing.assert_array_equal(v[1][:, 2:], x[:, :-2])  # moved down 2 px, top row repeated
+    np.testing.assert_array_equal(v[1][:, :2], np.repeat(x[:, :1], 2, axis=1))
+    np.testing.assert_array_equal(v[4][:, :, :-2], x[:, :, 2:])  # moved left 2 px
+
+
+def test_tta_is_chosen_on_publictest_and_used_by_evaluate(tiny_cnn, small_csv, tmp_path):
+    import shutil
+
+    ckpt = tmp_path / "model"
+    shutil.copytree(tiny_cnn, ckpt, ignore=shutil.ignore_patterns("ckpt", "tb"))
+    proc = run_cli("experiments/choose_tta.py", "--checkpoint", str(ckpt), "--data", str(small_csv))
+    assert proc.returncode == 0, proc.stderr
+    meta = json.loads((ckpt / "model.json").read_text())
+    scores = {int(k): v for k, v in meta["views_val_accuracy"].items()}
+    assert set(scores) == {1, 2, 10} and scores[meta["views"]] == max(scores.values())
+    assert "<- chosen" in proc.stdout and "PrivateTest" not in proc.stdout
+    proc = run_cli("-m", "emojax.evaluate", "--checkpoint", str(ckpt), "--data", str(small_csv), "--split", "val")
+    assert proc.returncode == 0, proc.stderr
+    assert f"{100 * scores[meta['views']]:.1f}%" in proc.stdout.splitlines()[0]
+
+
+def test_tensorboard_scalars_are_read_back_and_plotted(tiny_cnn, tmp_path):
+    from experiments.plot_tensorboard import read_scalars
+
+    history = json.loads((tiny_cnn / "metrics.json").read_text())["history"]
+    scalars = read_scalars(tiny_cnn / "tb")
+    assert {"train/loss", "val/accuracy", "lr"} <= set(scalars)
+    assert sorted(scalars["val/accuracy"]) == [h["epoch"] for h in history]
+    np.testing.assert_allclose([scalars["val/accuracy"][h["epoch"]] for h in history],
+                               [h["val_accuracy"] for h in history], rtol=1e-6)
+    proc = run_cli("experiments/plot_tensorboard.py", str(tiny_cnn), "--out", str(tmp_path / "tb.png"))
+    assert proc.returncode == 0 and (tmp_path / "tb.png").stat().st_size > 10_000, proc.stderr
+    assert_clean_error(run_cli("experiments/plot_tensorboard.py", str(tmp_path)))
+
+
+def test_ferplus_table_marks_the_best_mode_on_publictest(tiny_cnn, tmp_path):
+    m = json.loads((tiny_cnn / "metrics.json").read_text())
+    for mode, val in (("majority", 0.5), ("pld", 0.6)):
+        (tmp_path / mode).mkdir()
+        (tmp_path / mode / "metrics.json").write_text(json.dumps({**m, "val_accuracy": val}))
+    proc = run_cli("experiments/ferplus_table.py", "--runs", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    table = (tmp_path / "modes.md").read_text()
+    assert "| pld (best on PublicTest) |" in table and "| majority |" in table and "crossentropy" not in table
+    assert f"{100 * m['test_accuracy']:.1f}%" in table
+    assert_clean_error(run_cli("experiments/ferplus_table.py", "--runs", str(tmp_path / "none")))
 
 
 def test_no_dataset_trains_the_synthetic_demo(tmp_path):

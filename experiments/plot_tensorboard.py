@@ -1,0 +1,75 @@
+"""Plot the scalars of a run's tensorboard logs: the figure ``tensorboard --logdir RUN/tb``
+shows, without needing TensorFlow or tensorboard installed.
+
+    python experiments/plot_tensorboard.py results/model        # writes results/model/tensorboard.png
+
+Reads the event files that tensorboardX wrote (TFRecord framing around ``Event`` protos); when
+a resumed run logged a step twice, the later value wins, as in tensorboard.
+"""
+from __future__ import annotations
+
+import argparse
+import struct
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from emojax.cli import EmojaxError, run  # noqa: E402
+
+
+def read_scalars(tb_dir: Path) -> dict[str, dict[int, float]]:
+    """``{tag: {step: value}}`` from every event file in ``tb_dir``, oldest file first."""
+    from tensorboardX.proto import event_pb2
+
+    files = sorted(tb_dir.glob("events.out.tfevents.*"), key=lambda p: p.name)
+    if not files:
+        raise EmojaxError(f"no tensorboard event files in {tb_dir}")
+    scalars: dict[str, dict[int, float]] = {}
+    for path in files:
+        data = path.read_bytes()
+        pos = 0
+        while pos + 12 <= len(data):
+            (length,) = struct.unpack("<Q", data[pos:pos + 8])
+            record = data[pos + 12:pos + 12 + length]
+            if len(record) < length:
+                raise EmojaxError(f"{path}: truncated event record")
+            pos += 12 + length + 4
+            event = event_pb2.Event.FromString(record)
+            for v in event.summary.value:
+                scalars.setdefault(v.tag, {})[event.step] = v.simple_value
+    return scalars
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", help="run folder holding tb/ (e.g. results/model)")
+    p.add_argument("--out", help="PNG path (default: RUN/tensorboard.png)")
+    args = p.parse_args(argv)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from emojax.evaluate import _save_figure
+
+    scalars = read_scalars(Path(args.run) / "tb")
+    groups = sorted({tag.split("/")[1] if "/" in tag else tag for tag in scalars})
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.3 * len(groups), 3.4), squeeze=False)
+    for ax, group in zip(axes[0], groups):
+        for tag in sorted(t for t in scalars if (t.split("/")[1] if "/" in t else t) == group):
+            steps = sorted(scalars[tag])
+            ax.plot(steps, [scalars[tag][s] for s in steps], label=tag)
+        ax.set_title(group)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=8)
+    fig.suptitle(f"tensorboard scalars of {Path(args.run).name}/tb", fontsize=10, y=1.03)
+    out = Path(args.out or Path(args.run) / "tensorboard.png")
+    _save_figure(fig, out)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
