@@ -72,6 +72,8 @@ def main(argv=None) -> int:
     cfg = dataclasses.replace(cfg, **overrides)
     if cfg.init and not Path(cfg.init).exists() and (ROOT / cfg.init).exists():
         cfg = dataclasses.replace(cfg, init=str(ROOT / cfg.init))  # configs name repo paths
+    if cfg.init and not (Path(cfg.init) / "model.json").exists():
+        raise EmojaxError(f"--init {cfg.init} is not a saved emojax model (no model.json)")
     src = data_lib.find_data(args.data)
     if src is None:
         print(data_lib.where_to_get_data(), file=sys.stderr)

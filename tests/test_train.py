@@ -257,6 +257,8 @@ def test_no_dataset_trains_the_synthetic_demo(tmp_path):
 
 def test_bad_input_to_the_commands(tmp_path):
     assert_clean_error(run_cli("experiments/train_cnn.py", "--data", str(tmp_path / "none.csv")))
+    assert_clean_error(run_cli("experiments/train_cnn.py", "--init", str(tmp_path), "--out", str(tmp_path / "run")))
+    assert not (tmp_path / "run").exists()
     assert_clean_error(run_cli("-m", "emojax.evaluate", "--checkpoint", str(tmp_path)))
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     assert_clean_error(run_cli("experiments/train_cnn.py", "--data", str(tmp_path / "bad.csv")))
