@@ -20,15 +20,14 @@ import time
 LAYERS = [(48, 1, 32), (48, 32, 32), (24, 32, 64), (24, 64, 64), (12, 128, 128), (6, 256, 256)]
 
 
-def timed(f, *args, reps: int = 5) -> tuple[float, float]:
-    """Mean ms per call and CPU seconds per wall second."""
-    import jax
-
-    jax.block_until_ready(f(*args))
+def timed(f, *args, sync=lambda out: out, reps: int = 5) -> tuple[float, float]:
+    """Mean ms per call and CPU seconds per wall second; ``sync`` waits for an asynchronous
+    result (``jax.block_until_ready``)."""
+    sync(f(*args))
     r0, t = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     for _ in range(reps):
         out = f(*args)
-    jax.block_until_ready(out)
+    sync(out)
     wall, r1 = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF)
     return 1000 * wall / reps, (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) / wall
 
@@ -47,7 +46,9 @@ def jax_child(batch: int) -> list:
         x = jax.random.normal(keys[0], (batch, hw, hw, cin))
         k = jax.random.normal(keys[1], (3, 3, cin, cout))
         g = jax.random.normal(keys[2], (batch, hw, hw, cout))
-        (f_ms, cores), (dx_ms, _), (dk_ms, _) = timed(fwd, x, k), timed(dx, x, k, g), timed(dk, x, k, g)
+        sync = jax.block_until_ready
+        (f_ms, cores), (dx_ms, _), (dk_ms, _) = (timed(fwd, x, k, sync=sync), timed(dx, x, k, g, sync=sync),
+                                                  timed(dk, x, k, g, sync=sync))
         rows.append([f_ms, dx_ms, dk_ms, cores])
     return rows
 
@@ -69,19 +70,10 @@ def torch_child(batch: int) -> list:
         def both():  # dx and dk together: PyTorch computes them in one backward call
             return torch.autograd.grad(conv(x), [x, conv.weight], g)
 
-        f_ms, cores = timed_torch(fwd)
-        b_ms, _ = timed_torch(both)
+        f_ms, cores = timed(fwd)
+        b_ms, _ = timed(both)
         rows.append([f_ms, b_ms - f_ms, cores])
     return rows
-
-
-def timed_torch(f, reps: int = 5) -> tuple[float, float]:
-    f()
-    r0, t = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    for _ in range(reps):
-        f()
-    wall, r1 = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF)
-    return 1000 * wall / reps, (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) / wall
 
 
 def main() -> None:

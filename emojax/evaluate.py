@@ -76,6 +76,16 @@ def report(labels: np.ndarray, predicted: np.ndarray, classes) -> dict:
                               "support": int(s[i])} for i, c in enumerate(classes)}}
 
 
+def load_with_data(checkpoint: str | Path, data: str | None = None, ferplus: str | None = None):
+    """A saved model and the dataset it is scored on (FER2013 or FER+, as the model was
+    trained): ``(model, variables, meta, dataset)``; an error if their classes differ."""
+    model, variables, meta = models.load(checkpoint)
+    ds = data_lib.load(data, labels=meta.get("labels", "fer2013"), ferplus=ferplus)
+    if tuple(meta["classes"]) != ds.classes:
+        raise EmojaxError(f"model classes {meta['classes']} do not match the data's {list(ds.classes)}")
+    return model, variables, meta, ds
+
+
 def evaluate(model, variables, split: data_lib.Split, classes, views: int = 1) -> dict:
     data_lib.require(split, "test (PrivateTest)")
     probs = predict_proba(model, variables, split.images, views=views)
@@ -93,7 +103,7 @@ def format_report(rep: dict) -> str:
 # --------------------------------------------------------------------------- plots
 
 
-def _save_figure(fig, path: Path) -> None:
+def save_figure(fig, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     with atomic_path(path) as tmp:
@@ -120,7 +130,7 @@ def plot_confusion(confusion, classes, path: str | Path, title: str = "") -> Non
     ax.set_ylabel("true")
     ax.set_title(title or "confusion matrix (rows sum to 1)")
     fig.colorbar(im, ax=ax)
-    _save_figure(fig, Path(path))
+    save_figure(fig, Path(path))
 
 
 def plot_learning_curves(history: list[dict], best_epoch: int, path: str | Path) -> None:
@@ -141,7 +151,7 @@ def plot_learning_curves(history: list[dict], best_epoch: int, path: str | Path)
     axes[2].plot(ep, [h["lr"] for h in history])
     axes[2].set_title("learning rate")
     axes[2].set_xlabel("epoch")
-    _save_figure(fig, Path(path))
+    save_figure(fig, Path(path))
 
 
 # --------------------------------------------------------------------------- CLI
@@ -162,11 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                    "PublicTest by experiments/choose_tta.py; 1 if it has none)")
     p.add_argument("--confusion", help="confusion-matrix PNG path (default: CHECKPOINT/confusion_<split>.png)")
     args = p.parse_args(argv)
-    model, variables, meta = models.load(args.checkpoint)
-    labels = meta.get("labels", "fer2013")
-    ds = data_lib.load(args.data, labels=labels, ferplus=args.ferplus)
-    if tuple(meta["classes"]) != ds.classes:
-        raise EmojaxError(f"model classes {meta['classes']} do not match the data's {list(ds.classes)}")
+    model, variables, meta, ds = load_with_data(args.checkpoint, args.data, args.ferplus)
     views = args.views or meta.get("views", 1)
     rep = evaluate(model, variables, getattr(ds, args.split), ds.classes, views=views)
     name = "test set" if args.split == "test" else "validation set"

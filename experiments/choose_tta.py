@@ -19,8 +19,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from emojax import data as data_lib  # noqa: E402
-from emojax import evaluate, models  # noqa: E402
-from emojax.cli import EmojaxError, atomic_path, run  # noqa: E402
+from emojax import evaluate  # noqa: E402
+from emojax.cli import atomic_path, run  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -29,10 +29,7 @@ def main(argv=None) -> int:
     p.add_argument("--data", help="dataset (default: $EMOJAX_DATA, then data/)")
     p.add_argument("--ferplus", help="FER+ fer2013new.csv for 8-class models (default: beside --data)")
     args = p.parse_args(argv)
-    model, variables, meta = models.load(args.checkpoint)
-    ds = data_lib.load(args.data, labels=meta.get("labels", "fer2013"), ferplus=args.ferplus)
-    if tuple(meta["classes"]) != ds.classes:
-        raise EmojaxError(f"model classes {meta['classes']} do not match the data's {list(ds.classes)}")
+    model, variables, meta, ds = evaluate.load_with_data(args.checkpoint, args.data, args.ferplus)
     val = data_lib.require(ds.val, "validation (PublicTest)")
     scores = {v: evaluate.evaluate(model, variables, val, ds.classes, views=v)["accuracy"] for v in evaluate.VIEWS}
     best = max(scores, key=lambda v: (round(scores[v], 6), -v))

@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from emojax.evaluate import _save_figure
+    from emojax.evaluate import save_figure
 
     scalars = read_scalars(Path(args.run) / "tb")
     groups = sorted({tag.split("/")[1] if "/" in tag else tag for tag in scalars})
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
         ax.legend(fontsize=8)
     fig.suptitle(f"tensorboard scalars of {Path(args.run).name}/tb", fontsize=10, y=1.03)
     out = Path(args.out or Path(args.run) / "tensorboard.png")
-    _save_figure(fig, out)
+    save_figure(fig, out)
     print(f"wrote {out}")
     return 0
 
