@@ -5,7 +5,7 @@ the changes of benchmarks/RESULTS.md switched on one after another.
 
 Variants (cumulative): ``before`` (YNNPACK convolutions, ``nn.max_pool``, flax BatchNorm and
 Dropout), ``+eigen-conv`` (the XLA flag ``import emojax`` sets), ``+reshape-pool``,
-``+matvec-bn``, ``+8bit-dropout`` (= the code as it is). Each measurement is a fresh child
+``+matvec-bn``, ``+8bit-dropout``, ``+fused-bn-relu`` (= the code as it is). Each measurement is a fresh child
 process; variants alternate within a round and medians are reported.
 """
 from __future__ import annotations
@@ -19,12 +19,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = ("before", "+eigen-conv", "+reshape-pool", "+matvec-bn", "+8bit-dropout")
+VARIANTS = ("before", "+eigen-conv", "+reshape-pool", "+matvec-bn", "+8bit-dropout", "+fused-bn-relu")
 
 
 def child(variant: str, width: int, batch: int, steps: int) -> float:
     sys.path.insert(0, str(ROOT))
     import flax.linen as nn
+    import jax
 
     from benchmarks.bench_train import jax_train_rate
     from emojax import models
@@ -32,10 +33,16 @@ def child(variant: str, width: int, batch: int, steps: int) -> float:
     level = VARIANTS.index(variant)
     if level < 2:
         models.max_pool2 = lambda x: nn.max_pool(x, (2, 2), (2, 2))
-    if level < 3:
-        models.BatchNorm = nn.BatchNorm
+    if level < 3:  # flax's BatchNorm, then a separate relu
+        models.BatchNorm = lambda relu=False, **kw: (lambda x: nn.relu(nn.BatchNorm(**kw)(x)))
     if level < 4:
         models.Dropout = nn.Dropout
+    if level < 5:  # relu(batch norm) differentiated by autodiff instead of by hand
+        def composed(x, scale, bias, epsilon):
+            mean, var = models._batch_moments(x)
+            mul = scale * jax.lax.rsqrt(var + epsilon)
+            return nn.relu(x * mul + (bias - mean * mul)), mean, var
+        models.batch_norm_relu = composed
     return jax_train_rate(width, batch, steps)
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # emojax and experiments/ from this checkout
-from emojax.live import FaceTracker, classify  # noqa: E402
+from emojax.live import FaceTracker  # noqa: E402
 from emojax.predict import load_classifier  # noqa: E402
 from experiments.live_screenshot import astronaut_video  # noqa: E402
 
@@ -63,14 +63,14 @@ def main() -> None:
         video = astronaut_video(Path(tmp) / "astronaut.avi", seconds=-(-args.frames // 30), fps=30)
         results = {n: run(video, classifier, n, args.frames) for n in sorted(set(args.detect_every) | {1})}
     reference = results[1][2]
-    ref_top = classify(classifier, [c for c in reference if c is not None]).argmax(1)
+    ref_top = classifier.predict_proba(np.stack([c for c in reference if c is not None])).argmax(1)
     print("detect_every   FPS  total_med  total_p90  " + "  ".join(f"{s:>13}" for s in STAGES)
           + "  crop_diff  top_agree")
     for n in args.detect_every:
         timings, totals, crops = results[n]
         both = [(a, b) for a, b in zip(crops, reference) if a is not None and b is not None]
         diff = np.mean([np.abs(a.astype(int) - b).mean() for a, b in both])
-        top = classify(classifier, [c for c in crops if c is not None]).argmax(1)
+        top = classifier.predict_proba(np.stack([c for c in crops if c is not None])).argmax(1)
         agree = np.mean(top == ref_top) if len(top) == len(ref_top) else float("nan")
         stages = "  ".join(f"{1000 * np.median(timings[s]):6.2f} ({len(timings[s]):3d})" if s in timings
                            else f"{'-':>13}" for s in STAGES)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from functools import partial
 from typing import Any, Sequence
 
 import flax.linen as nn
@@ -32,6 +33,48 @@ def max_pool2(x: jax.Array) -> jax.Array:
     return x[:, :h // 2 * 2, :w // 2 * 2].reshape(b, h // 2, 2, w // 2, 2, c).max((2, 4))
 
 
+def _batch_moments(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Per-channel mean and biased variance as matrix-vector products (see BatchNorm)."""
+    rows = x.reshape(-1, x.shape[-1]).astype(jnp.float32)
+    avg = jnp.full((rows.shape[0],), 1.0 / rows.shape[0], jnp.float32)
+    mean = avg @ rows
+    return mean, jnp.maximum(avg @ (rows * rows) - mean * mean, 0.0)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(3,))
+def batch_norm_relu(x: jax.Array, scale: jax.Array, bias: jax.Array, epsilon: float):
+    """relu(batch_norm(x)) in training mode, with batch statistics; returns (y, mean, var).
+
+    Its hand-written gradient makes two passes over the activations where autodiff of the
+    composition makes several, and it keeps the reductions as matrix-vector products."""
+    return _batch_norm_relu_fwd(x, scale, bias, epsilon)[0]
+
+
+def _batch_norm_relu_fwd(x, scale, bias, epsilon):
+    mean, var = _batch_moments(x)
+    rstd = jax.lax.rsqrt(var + epsilon)
+    mul = scale * rstd
+    y = jnp.maximum(x * mul + (bias - mean * mul), 0.0)
+    return (y, mean, var), (x, mean, rstd, scale, bias)
+
+
+def _batch_norm_relu_bwd(epsilon, res, cotangents):
+    x, mean, rstd, scale, bias = res
+    dy = cotangents[0]  # mean and var only feed the running averages: no gradient
+    xhat = (x - mean) * rstd
+    dz = jnp.where(xhat * scale + bias > 0, dy, 0.0)
+    rows_dz, rows_xhat = dz.reshape(-1, dz.shape[-1]), xhat.reshape(-1, dz.shape[-1])
+    ones = jnp.ones((rows_dz.shape[0],), dz.dtype)
+    dbias = ones @ rows_dz
+    dscale = ones @ (rows_dz * rows_xhat)
+    n = rows_dz.shape[0]
+    dx = (scale * rstd) * (dz - (dbias + xhat * dscale) / n)
+    return dx, dscale, dbias
+
+
+batch_norm_relu.defvjp(_batch_norm_relu_fwd, _batch_norm_relu_bwd)
+
+
 class BatchNorm(nn.Module):
     """Batch norm with the variables and semantics of ``flax.linen.BatchNorm`` (``scale``,
     ``bias``; running ``mean``, ``var``; biased batch variance), so checkpoints and layer
@@ -43,6 +86,7 @@ class BatchNorm(nn.Module):
     momentum: float = 0.9
     epsilon: float = 1e-5
     dtype: Any = jnp.float32
+    relu: bool = False  # relu(batch_norm(x)), fused (one custom gradient) when training
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -53,16 +97,19 @@ class BatchNorm(nn.Module):
         bias = self.param("bias", nn.initializers.zeros, (c,), jnp.float32)
         if self.use_running_average:
             mean, var = ra_mean.value, ra_var.value
+        elif self.relu and x.dtype == jnp.float32:
+            y, mean, var = batch_norm_relu(x, scale, bias, self.epsilon)
         else:
-            rows = x.reshape(-1, c).astype(jnp.float32)
-            avg = jnp.full((rows.shape[0],), 1.0 / rows.shape[0], jnp.float32)
-            mean = avg @ rows
-            var = jnp.maximum(avg @ (rows * rows) - mean * mean, 0.0)
-            if not self.is_initializing():
-                ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
-                ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
-        mul = scale * jax.lax.rsqrt(var + self.epsilon)
-        return (x * mul + (bias - mean * mul)).astype(self.dtype)
+            mean, var = _batch_moments(x)
+            y = None
+        if not self.use_running_average and not self.is_initializing():
+            ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
+            ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
+        if self.use_running_average or y is None:
+            mul = scale * jax.lax.rsqrt(var + self.epsilon)
+            y = x * mul + (bias - mean * mul)
+            y = nn.relu(y) if self.relu else y
+        return y.astype(self.dtype)
 
 
 class Dropout(nn.Module):
@@ -101,16 +148,16 @@ class VGG(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         x = ((x - PIXEL_MEAN) / PIXEL_STD).astype(self.dtype)
-        bn = lambda: BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype)
+        bn = lambda: BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype, relu=True)
         for mult in self.stages:
             for _ in range(self.convs):
                 x = nn.Conv(self.width * mult, (3, 3), use_bias=False, dtype=self.dtype)(x)
-                x = nn.relu(bn()(x))
+                x = bn()(x)
             x = max_pool2(x)
             x = Dropout(self.dropout / 4, deterministic=not train)(x)
         x = x.reshape(x.shape[0], -1)
         x = nn.Dense(self.dense, use_bias=False, dtype=self.dtype)(x)
-        x = nn.relu(bn()(x))
+        x = bn()(x)
         x = Dropout(self.dropout, deterministic=not train)(x)
         return nn.Dense(self.num_classes, dtype=self.dtype)(x).astype(jnp.float32)
 

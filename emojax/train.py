@@ -385,7 +385,8 @@ def finish(out: Path, cfg: Config, ds: data_lib.Dataset, meta: dict, command: st
     results = {"command": command, "dataset": ds.source, "synthetic": ds.synthetic,
                "config": dataclasses.asdict(cfg), "best_epoch": meta["best"]["epoch"],
                "epochs_run": meta["epoch"], "val_accuracy": meta["best"]["val_accuracy"],
-               "train_time_s": round(meta["train_time_s"], 1), "history": meta["history"]}
+               "train_time_s": round(meta["train_time_s"], 1),
+               "device": f"{jax.device_count()} x {jax.devices()[0].device_kind}", "history": meta["history"]}
     if ds.test.labelled:
         rep = evaluate.evaluate(model, variables, ds.test, ds.classes)
         results["test_accuracy"] = rep["accuracy"]

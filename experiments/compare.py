@@ -52,6 +52,16 @@ def size_on_disk(path: Path) -> int:
     return sum(f.stat().st_size for f in files if f.is_file())
 
 
+def trained_on(path: Path) -> str:
+    """Where the model was trained (``device`` in its metrics.json), since training times
+    from a GPU and from a laptop are not comparable."""
+    try:
+        m = json.loads(((path.parent if path.is_file() else path) / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return "not recorded"
+    return m.get("device") or "not recorded"
+
+
 def train_time(path: Path, _seen: int = 0) -> float | None:
     """``train_time_s`` from the metrics.json beside the model (None if absent), plus that of
     the model it started from (``config.init``), so staged training counts in full."""
@@ -83,7 +93,7 @@ def measure(name: str, path: Path, split: data_lib.Split, classes, repeats: int)
         clf.predict_proba(images[i % len(images)])
         single.append(time.perf_counter() - t0)
     rep = evaluate.report(split.labels, probs.argmax(-1), classes)
-    return {"name": name, "path": path, "report": rep, "train_time_s": train_time(path),
+    return {"name": name, "path": path, "report": rep, "train_time_s": train_time(path), "trained_on": trained_on(path),
             "single_ms": 1000 * float(np.median(single)), "per_second": len(images) / batched,
             "size_bytes": size_on_disk(path)}
 
@@ -115,6 +125,8 @@ def markdown(rows: list[dict], classes, n: int, source: str, command: str) -> st
               "do not edit by hand."), "",
              "| | " + " | ".join(f"{r['name']} (`{shown(r['path'])}`)" for r in rows) + " |",
              "|---|" + "---:|" * len(rows)]
+    if any(r["trained_on"] != "not recorded" for r in rows):  # older runs did not record it
+        table.insert(len(classes) + 3, ("trained on", lambda r: r["trained_on"]))
     lines += [f"| {label} | " + " | ".join(f(r) for r in rows) + " |" for label, f in table]
     lines += ["", ("Training time is `train_time_s` from each model's metrics.json: one training "
                    "run with the chosen settings (all stages, for a model trained from another), not the "

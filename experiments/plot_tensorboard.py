@@ -2,6 +2,7 @@
 shows, without needing TensorFlow or tensorboard installed.
 
     python experiments/plot_tensorboard.py results/model        # writes results/model/tensorboard.png
+    python experiments/plot_tensorboard.py results/model --learning-curves   # and learning_curves.png
 
 Reads the event files that tensorboardX wrote (TFRecord framing around ``Event`` protos); when
 a resumed run logged a step twice, the later value wins, as in tensorboard.
@@ -9,6 +10,7 @@ a resumed run logged a step twice, the later value wins, as in tensorboard.
 from __future__ import annotations
 
 import argparse
+import json
 import struct
 import sys
 from pathlib import Path
@@ -47,12 +49,15 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="run folder holding tb/ (e.g. results/model)")
     p.add_argument("--out", help="PNG path (default: RUN/tensorboard.png)")
+    p.add_argument("--learning-curves", action="store_true",
+                   help="also redraw RUN/learning_curves.png from RUN/metrics.json, as train_cnn.py draws it "
+                   "at the end of a run (for runs whose figures were not copied back, e.g. from a GPU machine)")
     args = p.parse_args(argv)
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from emojax.evaluate import save_figure
+    from emojax.evaluate import plot_learning_curves, save_figure
 
     scalars = read_scalars(Path(args.run) / "tb")
     groups = sorted({tag.split("/")[1] if "/" in tag else tag for tag in scalars})
@@ -68,6 +73,13 @@ def main(argv=None) -> int:
     out = Path(args.out or Path(args.run) / "tensorboard.png")
     save_figure(fig, out)
     print(f"wrote {out}")
+    if args.learning_curves:
+        metrics = Path(args.run) / "metrics.json"
+        if not metrics.exists():
+            raise EmojaxError(f"{metrics} not found: --learning-curves needs a finished run")
+        m = json.loads(metrics.read_text())
+        plot_learning_curves(m["history"], m["best_epoch"], Path(args.run) / "learning_curves.png")
+        print(f"wrote {Path(args.run) / 'learning_curves.png'}")
     return 0
 
 

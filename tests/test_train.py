@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -178,6 +179,28 @@ def test_batch_norm_matches_flax():
                                theirs.apply(v, x, use_running_average=True), atol=1e-5)
 
 
+def test_fused_batch_norm_relu_matches_flax_and_autodiff():
+    """BatchNorm(relu=True) in training is relu(flax BatchNorm) in value, running averages
+    and gradient (its backward pass is written by hand)."""
+    import flax.linen as nn
+
+    x = jax.random.normal(jax.random.PRNGKey(0), (16, 6, 6, 5)) * 3 + 1
+    w = jax.random.normal(jax.random.PRNGKey(3), x.shape)
+    theirs = nn.BatchNorm(momentum=0.9)
+    v = theirs.init(jax.random.PRNGKey(1), x, use_running_average=False)
+    v = jax.tree_util.tree_map(lambda a: a + jax.random.uniform(jax.random.PRNGKey(2), a.shape) - 0.5, v)
+
+    def loss(params, x, module, **kw):
+        y, s = module.apply({**v, "params": params}, x, mutable=["batch_stats"], **kw)
+        return jnp.sum(w * (y if module is not theirs else nn.relu(y))), s
+
+    (l1, s1), g1 = jax.value_and_grad(loss, (0, 1), has_aux=True)(v["params"], x, models.BatchNorm(relu=True))
+    (l2, s2), g2 = jax.value_and_grad(loss, (0, 1), has_aux=True)(v["params"], x, theirs, use_running_average=False)
+    np.testing.assert_allclose(l1, l2, rtol=1e-5)
+    for a, b in zip(jax.tree_util.tree_leaves((g1, s1)), jax.tree_util.tree_leaves((g2, s2))):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
 def test_cpu_xla_defaults_and_opt_out():
     """`import emojax` turns YNNPACK fusion off (single-threaded convolutions on CPU) unless
     the user opts out or sets it themselves."""
@@ -230,19 +253,24 @@ def test_tensorboard_scalars_are_read_back_and_plotted(tiny_cnn, tmp_path):
     proc = run_cli("experiments/plot_tensorboard.py", str(tiny_cnn), "--out", str(tmp_path / "tb.png"))
     assert proc.returncode == 0 and (tmp_path / "tb.png").stat().st_size > 10_000, proc.stderr
     assert_clean_error(run_cli("experiments/plot_tensorboard.py", str(tmp_path)))
+    run_dir = tmp_path / "copied_back"  # a run whose figures stayed on the machine that trained it
+    shutil.copytree(tiny_cnn / "tb", run_dir / "tb")
+    shutil.copy(tiny_cnn / "metrics.json", run_dir)
+    proc = run_cli("experiments/plot_tensorboard.py", str(run_dir), "--learning-curves")
+    assert proc.returncode == 0 and (run_dir / "learning_curves.png").stat().st_size > 10_000, proc.stderr
 
 
-def test_ferplus_table_marks_the_best_mode_on_publictest(tiny_cnn, tmp_path):
+def test_runs_table_marks_the_best_run_on_publictest(tiny_cnn, tmp_path):
     m = json.loads((tiny_cnn / "metrics.json").read_text())
     for mode, val in (("majority", 0.5), ("pld", 0.6)):
         (tmp_path / mode).mkdir()
         (tmp_path / mode / "metrics.json").write_text(json.dumps({**m, "val_accuracy": val}))
-    proc = run_cli("experiments/ferplus_table.py", "--runs", str(tmp_path))
+    proc = run_cli("experiments/runs_table.py", str(tmp_path / "majority"), str(tmp_path / "pld"))
     assert proc.returncode == 0, proc.stderr
     table = (tmp_path / "modes.md").read_text()
-    assert "| pld (best on PublicTest) |" in table and "| majority |" in table and "crossentropy" not in table
+    assert "| pld (best on PublicTest) |" in table and "| majority |" in table
     assert f"{100 * m['test_accuracy']:.1f}%" in table
-    assert_clean_error(run_cli("experiments/ferplus_table.py", "--runs", str(tmp_path / "none")))
+    assert_clean_error(run_cli("experiments/runs_table.py", str(tmp_path / "none")))
 
 
 def test_no_dataset_trains_the_synthetic_demo(tmp_path):
