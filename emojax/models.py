@@ -97,7 +97,7 @@ class BatchNorm(nn.Module):
         bias = self.param("bias", nn.initializers.zeros, (c,), jnp.float32)
         if self.use_running_average:
             mean, var = ra_mean.value, ra_var.value
-        elif self.relu and x.dtype == jnp.float32:
+        elif self.relu and x.dtype == jnp.float32:  # the hand-written gradient is float32 only
             y, mean, var = batch_norm_relu(x, scale, bias, self.epsilon)
         else:
             mean, var = _batch_moments(x)
@@ -175,7 +175,7 @@ class SmallCNN(nn.Module):
         x = (x - PIXEL_MEAN) / PIXEL_STD
         for mult in (1, 2, 4):
             x = nn.Conv(self.width * mult, (3, 3), use_bias=False)(x)
-            x = nn.relu(BatchNorm(use_running_average=not train, momentum=0.9)(x))
+            x = BatchNorm(use_running_average=not train, momentum=0.9, relu=True)(x)
             x = max_pool2(x)
         x = x.reshape(x.shape[0], -1)
         x = Dropout(self.dropout, deterministic=not train)(x)
