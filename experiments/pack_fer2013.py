@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import lzma
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -44,9 +45,12 @@ def pack(src: Path, dest: Path) -> None:
 
 
 def unpack(src: Path, dest: Path) -> None:
-    with np.load(src, allow_pickle=False) as z:
-        pixels = np.frombuffer(lzma.decompress(z["pixels_xz"].tobytes()), np.uint8).reshape(-1, _SIDE)
-        emotion, usage = z["emotion"], z["usage"]
+    try:
+        with np.load(src, allow_pickle=False) as z:
+            pixels = np.frombuffer(lzma.decompress(z["pixels_xz"].tobytes()), np.uint8).reshape(-1, _SIDE)
+            emotion, usage = z["emotion"], z["usage"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as e:
+        raise EmojaxError(f"{src} is not a file written by 'pack_fer2013.py pack' ({e.__class__.__name__})") from None
     with atomic_path(dest) as tmp, open(tmp, "w") as f:
         f.write("emotion,pixels,Usage\n")
         for e, p, u in zip(emotion, pixels, usage):

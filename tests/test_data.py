@@ -210,3 +210,23 @@ def test_download_errors(tmp_path, http_server):
         proc = run_cli("-m", "emojax.data", "download", url, "--to", str(tmp_path / "data"))
         assert_clean_error(proc)
     assert not any((tmp_path / "data").iterdir())  # nothing half-written left behind
+
+
+def test_pack_and_unpack_are_lossless(small_csv, tmp_path):
+    """experiments/pack_fer2013.py (for GPU machines behind a narrow copy) gives back a CSV
+    that loads to the same images, labels and splits, in the same order."""
+    packed, back = tmp_path / "fer.npz", tmp_path / "back" / "fer2013.csv"
+    assert run_cli("experiments/pack_fer2013.py", "pack", str(small_csv), str(packed)).returncode == 0
+    assert packed.stat().st_size < 0.5 * small_csv.stat().st_size
+    assert run_cli("experiments/pack_fer2013.py", "unpack", str(packed), str(back)).returncode == 0
+    a, b = data.read_pixels(small_csv), data.read_pixels(back)
+    for k in ("images", "labels", "splits", "rows"):
+        np.testing.assert_array_equal(a[k], b[k])
+    (tmp_path / "votes.csv").write_text("a,b\n1,2\n")
+    assert_clean_error(run_cli("experiments/pack_fer2013.py", "pack", str(tmp_path / "votes.csv"), str(tmp_path / "x.npz")))
+    assert not (tmp_path / "x.npz").exists()
+    assert_clean_error(run_cli("experiments/pack_fer2013.py", "unpack", str(tmp_path / "none.npz"), str(back)))
+    (tmp_path / "garbage.npz").write_text("not a packed file")
+    assert_clean_error(run_cli("experiments/pack_fer2013.py", "unpack", str(tmp_path / "garbage.npz"),
+                               str(tmp_path / "out.csv")))
+    assert not (tmp_path / "out.csv").exists()
