@@ -10,8 +10,8 @@ and ``weights/`` (an orbax checkpoint of ``params`` and ``batch_stats``).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from functools import partial
+from pathlib import Path
 from typing import Any, Sequence
 
 import flax.linen as nn
@@ -95,20 +95,16 @@ class BatchNorm(nn.Module):
         ra_var = self.variable("batch_stats", "var", lambda: jnp.ones(c, jnp.float32))
         scale = self.param("scale", nn.initializers.ones, (c,), jnp.float32)
         bias = self.param("bias", nn.initializers.zeros, (c,), jnp.float32)
-        if self.use_running_average:
-            mean, var = ra_mean.value, ra_var.value
-        elif self.relu and x.dtype == jnp.float32:  # the hand-written gradient is float32 only
-            y, mean, var = batch_norm_relu(x, scale, bias, self.epsilon)
+        if self.relu and not self.use_running_average and x.dtype == jnp.float32:
+            y, mean, var = batch_norm_relu(x, scale, bias, self.epsilon)  # float32-only gradient
         else:
-            mean, var = _batch_moments(x)
-            y = None
-        if not self.use_running_average and not self.is_initializing():
-            ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
-            ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
-        if self.use_running_average or y is None:
+            mean, var = (ra_mean.value, ra_var.value) if self.use_running_average else _batch_moments(x)
             mul = scale * jax.lax.rsqrt(var + self.epsilon)
             y = x * mul + (bias - mean * mul)
             y = nn.relu(y) if self.relu else y
+        if not self.use_running_average and not self.is_initializing():
+            ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
+            ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
         return y.astype(self.dtype)
 
 

@@ -52,28 +52,21 @@ def size_on_disk(path: Path) -> int:
     return sum(f.stat().st_size for f in files if f.is_file())
 
 
-def trained_on(path: Path) -> str:
-    """Where the model was trained (``device`` in its metrics.json), since training times
-    from a GPU and from a laptop are not comparable."""
+def read_metrics(path: Path) -> dict:
+    """The metrics.json beside a saved model ({} if absent or unreadable)."""
     try:
-        m = json.loads(((path.parent if path.is_file() else path) / "metrics.json").read_text())
+        return json.loads(((path.parent if path.is_file() else path) / "metrics.json").read_text())
     except (OSError, ValueError):
-        return "not recorded"
-    return m.get("device") or "not recorded"
+        return {}
 
 
-def train_time(path: Path, _seen: int = 0) -> float | None:
-    """``train_time_s`` from the metrics.json beside the model (None if absent), plus that of
-    the model it started from (``config.init``), so staged training counts in full."""
-    metrics = (path.parent if path.is_file() else path) / "metrics.json"
-    try:
-        m = json.loads(metrics.read_text())
-    except (OSError, ValueError):
-        return None
-    t, init = m.get("train_time_s"), (m.get("config") or {}).get("init")
+def train_time(metrics: dict, _seen: int = 0) -> float | None:
+    """``train_time_s`` of a run (None if not recorded), plus that of the model it started
+    from (``config.init``), so staged training counts in full."""
+    t, init = metrics.get("train_time_s"), (metrics.get("config") or {}).get("init")
     if t is not None and init and _seen < 5:
         init = Path(init) if Path(init).is_absolute() else ROOT / init
-        t += train_time(init, _seen + 1) or 0.0
+        t += train_time(read_metrics(init), _seen + 1) or 0.0
     return t
 
 
@@ -93,7 +86,9 @@ def measure(name: str, path: Path, split: data_lib.Split, classes, repeats: int)
         clf.predict_proba(images[i % len(images)])
         single.append(time.perf_counter() - t0)
     rep = evaluate.report(split.labels, probs.argmax(-1), classes)
-    return {"name": name, "path": path, "report": rep, "train_time_s": train_time(path), "trained_on": trained_on(path),
+    metrics = read_metrics(path)
+    return {"name": name, "path": path, "report": rep, "train_time_s": train_time(metrics),
+            "trained_on": metrics.get("device"),  # where training times come from; older runs lack it
             "single_ms": 1000 * float(np.median(single)), "per_second": len(images) / batched,
             "size_bytes": size_on_disk(path)}
 
@@ -117,6 +112,8 @@ def markdown(rows: list[dict], classes, n: int, source: str, command: str) -> st
              *[(f"recall: {c}", lambda r, c=c: f"{100 * r['report']['per_class'][c]['recall']:.1f}%")
                for c in classes],
              ("training time", lambda r: fmt_time(r["train_time_s"])),
+             *([("trained on", lambda r: r["trained_on"] or "not recorded")]
+               if any(r["trained_on"] for r in rows) else []),
              ("inference, one face (median)", lambda r: f"{r['single_ms']:.2f} ms"),
              ("inference, batched", lambda r: f"{r['per_second']:,.0f} faces/s"),
              ("size on disk", lambda r: f"{r['size_bytes'] / 1e6:.2f} MB")]
@@ -125,8 +122,6 @@ def markdown(rows: list[dict], classes, n: int, source: str, command: str) -> st
               "do not edit by hand."), "",
              "| | " + " | ".join(f"{r['name']} (`{shown(r['path'])}`)" for r in rows) + " |",
              "|---|" + "---:|" * len(rows)]
-    if any(r["trained_on"] != "not recorded" for r in rows):  # older runs did not record it
-        table.insert(len(classes) + 3, ("trained on", lambda r: r["trained_on"]))
     lines += [f"| {label} | " + " | ".join(f(r) for r in rows) + " |" for label, f in table]
     lines += ["", ("Training time is `train_time_s` from each model's metrics.json: one training "
                    "run with the chosen settings (all stages, for a model trained from another), not the "

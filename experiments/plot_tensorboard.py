@@ -60,10 +60,11 @@ def main(argv=None) -> int:
     from emojax.evaluate import plot_learning_curves, save_figure
 
     scalars = read_scalars(Path(args.run) / "tb")
-    groups = sorted({tag.split("/")[1] if "/" in tag else tag for tag in scalars})
+    panel = lambda tag: tag.split("/")[1] if "/" in tag else tag  # train/loss and val/loss share "loss"
+    groups = sorted({panel(tag) for tag in scalars})
     fig, axes = plt.subplots(1, len(groups), figsize=(4.3 * len(groups), 3.4), squeeze=False)
     for ax, group in zip(axes[0], groups):
-        for tag in sorted(t for t in scalars if (t.split("/")[1] if "/" in t else t) == group):
+        for tag in sorted(t for t in scalars if panel(t) == group):
             steps = sorted(scalars[tag])
             ax.plot(steps, [scalars[tag][s] for s in steps], label=tag)
         ax.set_title(group)

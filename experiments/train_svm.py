@@ -102,7 +102,8 @@ def main(argv=None) -> int:
     model.save(out / "svm.joblib")
     metrics = {"command": command.strip(), "dataset": ds.source, "train_images": len(train),
                "params": {**chosen, **fixed, "cells": list(args.cells)}, "temperature": temperature,
-               "grid": grid, "search_time_s": round(search_time, 1), "train_time_s": round(train_time, 1), "device": f"{os.cpu_count()} CPU cores",
+               "grid": grid, "search_time_s": round(search_time, 1), "train_time_s": round(train_time, 1),
+               "device": f"{os.cpu_count()} CPU cores",
                "val_accuracy": accuracy(model, val), "test_accuracy": rep["accuracy"],
                "test_macro_f1": rep["macro_f1"], "test_per_class": rep["per_class"],
                "test_confusion": rep["confusion"],
