@@ -54,6 +54,15 @@ class Config:
     scale: float = 0.1               # max zoom in/out
     rotate: float = 10.0             # max rotation, degrees
     erase: float = 0.5               # probability of random erasing
+    # Camera-like photometric augmentation (see ``photometric``); each applied with this
+    # probability, 0 = off (the recipes before it, unchanged).
+    photometric: float = 0.0
+    contrast: float = 0.5            # contrast factor in [1/(1+c), 1+c], log-uniform
+    brightness: float = 0.15         # additive, fraction of the grey range
+    gamma: float = 0.5               # gamma in [1/(1+g), 1+g], log-uniform
+    blur: float = 1.5                # max Gaussian sigma (px) of a blur or an unsharp mask
+    noise: float = 12.0              # max Gaussian noise sigma, grey levels
+    jpeg: tuple = (10, 95)           # JPEG quality range
     patience: int = 10               # early stopping: epochs without a better PublicTest accuracy
     subset: int | None = None        # train on the first N Training images (quick runs)
     seed: int = 0
@@ -165,6 +174,74 @@ def augment(key: jax.Array, x: jax.Array, cfg: Config) -> jax.Array:
     return jnp.where((inside & erase)[..., None], noise[..., None], x)
 
 
+# The IJG luminance quantisation table (JPEG standard, Annex K), for the JPEG augmentation.
+_JPEG_LUMA = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], np.float32).reshape(8, 8)
+
+
+def _dct_matrix(n: int = 8) -> np.ndarray:
+    k, i = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    d = np.cos((2 * i + 1) * k * np.pi / (2 * n)) * np.sqrt(2 / n)
+    d[0] /= np.sqrt(2)
+    return d.astype(np.float32)
+
+
+def jpeg_like(x: jax.Array, quality: jax.Array) -> jax.Array:
+    """Baseline-JPEG luminance coding of (B, H, W) images in [0, 1] (H, W multiples of 8):
+    8x8 DCT, quantisation by the IJG table scaled to ``quality`` (B,), inverse DCT. No
+    entropy coding (lossless) and no chroma (grey faces), so this is JPEG's whole loss."""
+    b, h, w = x.shape
+    d = jnp.asarray(_dct_matrix())
+    q = jnp.where(quality < 50, 5000 / quality, 200 - 2 * quality)
+    table = jnp.clip(jnp.floor((_JPEG_LUMA[None] * q[:, None, None] + 50) / 100), 1, 255)
+    blocks = (x * 255 - 128).reshape(b, h // 8, 8, w // 8, 8)
+    coef = jnp.einsum("ki,bmino,lo->bmknl", d, blocks, d)
+    coef = jnp.round(coef / table[:, None, :, None, :]) * table[:, None, :, None, :]
+    blocks = jnp.einsum("ki,bmknl,lo->bmino", d, coef, d)
+    return jnp.clip((blocks.reshape(b, h, w) + 128) / 255, 0, 1)
+
+
+def _gaussian_blur(x: jax.Array, sigma: jax.Array, radius: int = 4) -> jax.Array:
+    """Separable Gaussian blur of (B, H, W), a per-image ``sigma`` (B,), edges replicated."""
+    t = jnp.arange(-radius, radius + 1, dtype=jnp.float32)
+    k = jnp.exp(-0.5 * (t[None] / jnp.maximum(sigma[:, None], 1e-3)) ** 2)
+    k = k / k.sum(1, keepdims=True)
+    pad = jnp.pad(x, ((0, 0), (radius, radius), (radius, radius)), mode="edge")
+    h, w = x.shape[1:]
+    rows = sum(k[:, i, None, None] * pad[:, i:i + h, :] for i in range(2 * radius + 1))
+    return sum(k[:, i, None, None] * rows[:, :, i:i + w] for i in range(2 * radius + 1))
+
+
+def photometric(key: jax.Array, x: jax.Array, cfg: Config) -> jax.Array:
+    """What cameras and the web do to a face, each with probability ``cfg.photometric``:
+    contrast, brightness and gamma (lighting, exposure); a Gaussian blur or an unsharp mask
+    (focus: webcams are softer than FER2013, photos sharper); sensor noise; JPEG at a random
+    quality; then the 8-bit rounding every stored image has. (B, H, W, 1) in [0, 1]."""
+    b = x.shape[0]
+    k = jax.random.split(key, 13)
+    on = lambda i: jax.random.bernoulli(k[i], cfg.photometric, (b,))
+    log_u = lambda i, r: jnp.exp(jax.random.uniform(k[i], (b,), minval=-1, maxval=1) * jnp.log1p(r))
+    y = x[..., 0]
+    mean = y.mean((1, 2), keepdims=True)
+    c = jnp.where(on(0), log_u(1, cfg.contrast), 1.0)[:, None, None]
+    d = jnp.where(on(2), cfg.brightness * jax.random.uniform(k[3], (b,), minval=-1, maxval=1), 0.0)
+    y = jnp.clip((y - mean) * c + mean + d[:, None, None], 0, 1)
+    g = jnp.where(on(4), log_u(5, cfg.gamma), 1.0)[:, None, None]
+    y = y ** g
+    # amount 1 = blur, -1 = sharpen (unsharp mask) by the same Gaussian
+    sigma = jax.random.uniform(k[6], (b,), minval=0.3, maxval=max(cfg.blur, 0.3))
+    amount = jnp.where(on(7), jnp.where(jax.random.bernoulli(k[8], 0.6, (b,)), 1.0, -1.0), 0.0)
+    y = jnp.clip(y + amount[:, None, None] * (_gaussian_blur(y, sigma) - y), 0, 1)
+    s = jnp.where(on(9), jax.random.uniform(k[10], (b,)) * cfg.noise / 255, 0.0)
+    y = jnp.clip(y + s[:, None, None] * jax.random.normal(jax.random.fold_in(key, 3), y.shape), 0, 1)
+    if y.shape[1] % 8 == 0 and y.shape[2] % 8 == 0:
+        quality = jax.random.uniform(k[12], (b,), minval=cfg.jpeg[0], maxval=cfg.jpeg[1])
+        y = jnp.where(on(11)[:, None, None], jpeg_like(y, quality), y)
+    return (jnp.round(y * 255) / 255)[..., None]
+
+
 def _targets(key: jax.Array, labels: jax.Array, soft: jax.Array | None, num_classes: int,
              cfg: Config) -> jax.Array:
     """Per-example target distributions for the loss, by label mode."""
@@ -197,6 +274,8 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, soft: ja
     x = images.astype(jnp.float32)[..., None] / 255.0
     if cfg.augment:
         x = augment(k_aug, x, cfg)
+    if cfg.photometric:
+        x = photometric(jax.random.fold_in(k_aug, 7), x, cfg)
 
     def loss_fn(params):
         logits, updates = state.apply_fn({"params": params, "batch_stats": state.batch_stats}, x,
