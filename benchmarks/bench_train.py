@@ -57,7 +57,7 @@ def jax_child(width: int, batch: int, steps: int, what: str) -> dict:
     import numpy as np
 
     sys.path.insert(0, str(ROOT))
-    from emojax import evaluate, models, train
+    from emojax import models, pipeline, train
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (batch, 48, 48), dtype=np.uint8)
@@ -69,11 +69,11 @@ def jax_child(width: int, batch: int, steps: int, what: str) -> dict:
         variables = models.init(model)
         crop = images[:1]
         for _ in range(20):
-            evaluate.predict_proba(model, variables, crop)
+            pipeline.predict_proba(model, variables, crop)
         times = []
         for _ in range(steps * 20):
             t = time.perf_counter()
-            evaluate.predict_proba(model, variables, crop)
+            pipeline.predict_proba(model, variables, crop)
             times.append(time.perf_counter() - t)
         return {"latency_ms": 1000 * statistics.median(times)}
     if what == "pipeline":

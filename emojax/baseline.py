@@ -39,7 +39,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import LinearSVC
 
-from emojax.cli import EmojaxError, atomic_path
+from emojax.io import EmojaxError, atomic_path
 from emojax.data import FER_CLASSES, IMAGE_SIZE
 
 

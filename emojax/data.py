@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emojax.cli import EmojaxError, atomic_path, run
+from emojax.io import EmojaxError, atomic_path, run
 
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 FERPLUS_CLASSES = ("neutral", "happy", "surprise", "sad", "angry", "disgust", "fear", "contempt")

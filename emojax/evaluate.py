@@ -7,61 +7,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from functools import partial
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from emojax import data as data_lib
 from emojax import models
-from emojax.cli import EmojaxError, atomic_path, run
-
-
-VIEWS = (1, 2, 10)
-
-
-def tta_views(x: jax.Array, views: int, shift: int = 2) -> jax.Array:
-    """Test-time augmentation views of a batch (B, 48, 48, 1), stacked on a new first axis:
-    1 = the face, 2 = and its mirror image, 10 = five placements (centred and moved by
-    ``shift`` pixels up/down/left/right, edges replicated) each with its mirror: the
-    ten-crop recipe for a model trained with random shifts instead of random crops."""
-    if views not in VIEWS:
-        raise EmojaxError(f"test-time views must be one of {VIEWS}, not {views}")
-    out = [x]
-    if views == 10:
-        h, w = x.shape[1:3]
-        pad = jnp.pad(x, ((0, 0), (shift, shift), (shift, shift), (0, 0)), mode="edge")
-        for dy, dx in ((-shift, 0), (shift, 0), (0, -shift), (0, shift)):
-            out.append(pad[:, shift + dy:shift + dy + h, shift + dx:shift + dx + w])
-    if views >= 2:
-        out += [v[:, :, ::-1] for v in out]
-    return jnp.stack(out)
-
-
-@partial(jax.jit, static_argnums=(0, 3))
-def _probs(model, variables, images: jax.Array, views: int) -> jax.Array:
-    x = tta_views(images.astype(jnp.float32)[..., None] / 255.0, views)
-    logits = model.apply(variables, x.reshape(-1, *x.shape[2:]))
-    return jax.nn.softmax(logits).reshape(len(x), -1, logits.shape[-1]).mean(0)
-
-
-def predict_proba(model, variables, images: np.ndarray, batch_size: int = 256,
-                  views: int = 1) -> np.ndarray:
-    """Class probabilities for uint8 images (N, 48, 48), averaged over ``views`` test-time
-    views (see ``tta_views``). Batches are zero-padded to a power of two (at most
-    ``batch_size``), so a live stream with 1, 2, 3... faces compiles a handful of programs,
-    not one per face count."""
-    out = []
-    for i in range(0, len(images), batch_size):
-        chunk = images[i:i + batch_size]
-        n = len(chunk)
-        size = min(batch_size, 1 << (n - 1).bit_length())
-        if size > n:
-            chunk = np.concatenate([chunk, np.zeros((size - n, *chunk.shape[1:]), chunk.dtype)])
-        out.append(np.asarray(_probs(model, variables, chunk, views))[:n])
-    return np.concatenate(out) if out else np.zeros((0, model.num_classes), np.float32)
+from emojax.io import EmojaxError, atomic_path, run
+from emojax.pipeline import VIEWS, predict_proba
 
 
 def report(labels: np.ndarray, predicted: np.ndarray, classes) -> dict:
@@ -157,31 +110,86 @@ def plot_learning_curves(history: list[dict], best_epoch: int, path: str | Path)
 # --------------------------------------------------------------------------- CLI
 
 
+def _write_json(path: Path, obj: dict) -> None:
+    import json
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2))
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m emojax.evaluate",
-                                description="Evaluate a saved model on the test split (PrivateTest).")
-    p.add_argument("--checkpoint", default="results/model",
+    p = argparse.ArgumentParser(
+        prog="python -m emojax.evaluate",
+        description="Evaluate a saved model: on the test split (PrivateTest, the default), on a labelled "
+        "photo set through the whole face pipeline (--photos), or under camera-like corruptions "
+        "(--corruptions, on PublicTest).")
+    p.add_argument("--model", "--checkpoint", dest="model", default="results/model",
                    help="saved model folder (with model.json and weights/); default: results/model")
     p.add_argument("--data", help="dataset path (default: $EMOJAX_DATA, then data/fer2013.csv[.gz])")
     p.add_argument("--ferplus", help="FER+ fer2013new.csv for 8-class models (default: beside --data)")
-    p.add_argument("--split", choices=("test", "val"), default="test",
-                   help="test = PrivateTest (what we report); val = PublicTest")
+    p.add_argument("--split", choices=("test", "val"),
+                   help="test = PrivateTest (what we report); val = PublicTest (default: test, "
+                   "val with --corruptions: robustness is chosen on, never reported from, the test split)")
     p.add_argument("--views", type=int, choices=VIEWS,
                    help="test-time augmentation: 1 = none, 2 = average with the mirrored face, 10 = five "
                    "2-pixel placements x mirror (default: the model's own setting in model.json, chosen on "
-                   "PublicTest by experiments/choose_tta.py; 1 if it has none)")
-    p.add_argument("--confusion", help="confusion-matrix PNG path (default: CHECKPOINT/confusion_<split>.png)")
+                   "PublicTest by experiments/choose_tta.py; 1 if it has none; predict and live use 1)")
+    p.add_argument("--photos", metavar="DIR",
+                   help="a labelled photo set instead of the dataset: a folder per emotion, a CSV of "
+                   "file,emotion (or DIR/label.csv), or JAFFE file names; faces not found count as wrong")
+    p.add_argument("--upsample", type=int, default=1,
+                   help="with --photos: times the face detector upsamples each photo (default 1)")
+    p.add_argument("--corruptions", action="store_true",
+                   help="also score the split under the corruption benchmark (noise, JPEG, blur, contrast, "
+                   "lighting, sharpening, low resolution; emojax.robustness)")
+    p.add_argument("--out", help="folder for the confusion matrix PNG and the JSON report "
+                   "(default: the model folder)")
     args = p.parse_args(argv)
-    model, variables, meta, ds = load_with_data(args.checkpoint, args.data, args.ferplus)
-    views = args.views or meta.get("views", 1)
-    rep = evaluate(model, variables, getattr(ds, args.split), ds.classes, views=views)
-    name = "test set" if args.split == "test" else "validation set"
-    print(f"Accuracy on {name}: {100 * rep['accuracy']:.1f}%" + (f" ({views} test-time views)" if views > 1 else ""))
-    print(format_report(rep))
-    path = Path(args.confusion or Path(args.checkpoint) / f"confusion_{args.split}.png")
-    plot_confusion(rep["confusion"], ds.classes, path,
-                   f"{Path(args.checkpoint).name}: {100 * rep['accuracy']:.1f}% on {name}")
-    print(f"confusion matrix: {path}", file=sys.stderr)
+    from emojax.pipeline import CNNClassifier
+
+    clf = CNNClassifier(args.model)
+    views = args.views or clf.meta.get("views", 1)
+    clf.views = views
+    out = Path(args.out or args.model)
+    tag = f" ({views} test-time views)" if views > 1 else " (1 view)"
+    if args.photos:
+        from emojax import photoset
+
+        photos = photoset.read(args.photos)
+        rep = photoset.evaluate(clf, photos, upsample=args.upsample, progress=True)
+        name = Path(args.photos).name or "photos"
+        print(f"Accuracy on {args.photos}: {100 * rep['accuracy']:.1f}% of {len(photos)} photos{tag}; "
+              f"faces found in {rep['faces_found']}")
+        print(format_report(rep))
+        for f in rep["no_face"]:
+            print(f"no face found: {f}", file=sys.stderr)
+        stem = f"photos_{name}"
+        title = f"{Path(args.model).name} on {name}: {100 * rep['accuracy']:.1f}%"
+        classes = clf.classes
+    else:
+        model, variables, meta, ds = load_with_data(args.model, args.data, args.ferplus)
+        split_name = args.split or ("val" if args.corruptions else "test")
+        split = data_lib.require(getattr(ds, split_name), "test (PrivateTest)" if split_name == "test"
+                                 else "validation (PublicTest)")
+        rep = evaluate(model, variables, split, ds.classes, views=views)
+        name = "test set" if split_name == "test" else "validation set"
+        print(f"Accuracy on {name}: {100 * rep['accuracy']:.1f}%{tag}")
+        print(format_report(rep))
+        if args.corruptions:
+            from emojax import robustness
+
+            rep["corruptions"] = robustness.benchmark(clf, split.images, split.labels, progress=True)
+            print(robustness.format_benchmark(rep["corruptions"]))
+            worst = rep["corruptions"]["worst_mild"]
+            print(f"worst mild corruption: {worst}, "
+                  f"{rep['corruptions']['mild'][worst]['drop']:.1f} points lost")
+        stem, classes = split_name, ds.classes
+        title = f"{Path(args.model).name}: {100 * rep['accuracy']:.1f}% on {name}"
+    rep.update(model=str(args.model), views=views, photos=args.photos, data=None if args.photos else ds.source)
+    plot_confusion(rep["confusion"], classes, out / f"confusion_{stem}.png", title)
+    if args.photos or args.corruptions or args.out:
+        _write_json(out / f"eval_{stem}{'_corruptions' if args.corruptions else ''}.json", rep)
+    print(f"confusion matrix: {out / f'confusion_{stem}.png'}", file=sys.stderr)
     return 0
 
 

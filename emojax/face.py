@@ -27,7 +27,7 @@ with warnings.catch_warnings():  # it imports the deprecated pkg_resources to fi
     warnings.simplefilter("ignore")
     import face_recognition_models
 
-from emojax.cli import EmojaxError
+from emojax.io import EmojaxError
 
 # Eye centres (image-left eye, image-right eye) in 48x48 pixel coordinates: the medians over
 # the 250 of the first 300 FER2013 PublicTest faces that dlib detects, heights averaged so the

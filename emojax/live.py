@@ -51,8 +51,9 @@ import cv2
 import numpy as np
 
 from emojax import face
-from emojax.cli import EmojaxError, atomic_path, run
-from emojax.predict import Classifier, FacePrediction, annotate, load_classifier
+from emojax.io import EmojaxError, atomic_path, run
+from emojax.pipeline import Classifier, FacePrediction, load_classifier
+from emojax.predict import annotate
 
 MIN_IOU = 0.3  # a detection continues a track only if their boxes overlap at least this much
 PATIENCE = 2  # detections a track may miss in a row before it is dropped

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from emojax.cli import EmojaxError
+from emojax.io import EmojaxError
 
 # Mean and spread of FER2013 Training pixels (0.508, 0.255 on a 0..1 scale), rounded.
 PIXEL_MEAN, PIXEL_STD = 0.5, 0.25
@@ -224,7 +224,7 @@ def save(folder: str | Path, name: str, kwargs: dict, classes: Sequence[str], va
     enough for readers: the orbax folder is finalised by rename, model.json last."""
     import orbax.checkpoint as ocp
 
-    from emojax.cli import atomic_path
+    from emojax.io import atomic_path
 
     folder = Path(folder).absolute()
     folder.mkdir(parents=True, exist_ok=True)

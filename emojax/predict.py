@@ -2,120 +2,22 @@
 
     python -m emojax.predict photo.jpg folder/ [--annotate OUT] [--json] [--model svm]
 
-The library side is two small pieces shared by every front end (this CLI, the live
-predictor, the attack and comparison scripts):
-
-* a *classifier* maps 48x48 uint8 crops to class probabilities: ``predict_proba`` and
-  ``predict``, like a scikit-learn estimator. :class:`CNNClassifier` wraps a saved Flax
-  model; ``emojax.baseline.HogSVM`` is the classical baseline with the same interface;
-* :class:`Predictor` runs the face pipeline and a classifier on whole images.
+The faces are found and classified by ``emojax.pipeline.Predictor``, the pipeline every
+front end shares; this module draws the results and holds the command line.
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from emojax.cli import EmojaxError, atomic_path, run
-
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "results" / "model"
-DEFAULT_SVM = Path(__file__).resolve().parents[1] / "results" / "svm" / "svm.joblib"
+from emojax.io import EmojaxError, atomic_path, run
+from emojax.pipeline import FacePrediction, Predictor
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-
-
-class Classifier(Protocol):
-    classes: tuple[str, ...]
-
-    def predict_proba(self, crops: np.ndarray) -> np.ndarray: ...
-
-    def predict(self, crops: np.ndarray) -> np.ndarray: ...
-
-
-class CNNClassifier:
-    """A saved Flax model (folder with model.json and weights/) as a classifier.
-
-    ``views`` > 1 averages test-time augmentation views (see ``evaluate.tta_views``); the
-    default of one view keeps live prediction at one forward pass per face."""
-
-    def __init__(self, folder: str | Path = DEFAULT_MODEL, views: int = 1):
-        from emojax import models
-
-        self.model, self.variables, self.meta = models.load(folder)
-        self.classes = tuple(self.meta["classes"])
-        self.views = views
-
-    def predict_proba(self, crops: np.ndarray) -> np.ndarray:
-        """Probabilities (N, C) for uint8 crops (N, 48, 48); one crop may skip the N axis."""
-        from emojax.evaluate import predict_proba
-
-        crops = np.asarray(crops, np.uint8)
-        single = crops.ndim == 2
-        p = predict_proba(self.model, self.variables, crops[None] if single else crops, views=self.views)
-        return p[0] if single else p
-
-    def predict(self, crops: np.ndarray) -> np.ndarray:
-        return self.predict_proba(crops).argmax(-1)
-
-
-def load_classifier(model: str | Path | None = None) -> Classifier:
-    """``None`` -> the shipped CNN (results/model); ``'svm'`` -> the shipped HOG+SVM
-    baseline; a folder -> a saved CNN; a ``.joblib`` file -> a saved SVM."""
-    if model is None:
-        model = DEFAULT_MODEL
-    if str(model) == "svm":
-        model = DEFAULT_SVM
-    path = Path(model)
-    if not path.exists():
-        raise EmojaxError(f"no model at {path} (train one with experiments/train_cnn.py or train_svm.py)")
-    if path.suffix == ".joblib":
-        from emojax.baseline import HogSVM
-
-        return HogSVM.load(path)
-    return CNNClassifier(path)
-
-
-@dataclasses.dataclass
-class FacePrediction:
-    box: tuple[int, int, int, int]  # left, top, right, bottom
-    probabilities: dict[str, float]
-    crop: np.ndarray
-
-    @property
-    def emotion(self) -> str:
-        return max(self.probabilities, key=self.probabilities.get)
-
-    @property
-    def probability(self) -> float:
-        return self.probabilities[self.emotion]
-
-
-class Predictor:
-    """Faces in, emotions out: ``Predictor().predict(image)`` -> one FacePrediction per face."""
-
-    def __init__(self, model: str | Path | Classifier | None = None, upsample: int = 1,
-                 detect_width: int | None = None):
-        self.classifier = model if hasattr(model, "predict_proba") else load_classifier(model)
-        self.classes = self.classifier.classes
-        self.upsample, self.detect_width = upsample, detect_width
-
-    def predict(self, image: np.ndarray) -> list[FacePrediction]:
-        from emojax import face
-
-        faces = face.detect_faces(image, upsample=self.upsample, detect_width=self.detect_width)
-        return self.classify(faces)
-
-    def classify(self, faces) -> list[FacePrediction]:
-        if not faces:
-            return []
-        probs = self.classifier.predict_proba(np.stack([f.crop for f in faces]))
-        return [FacePrediction(tuple(int(v) for v in f.box),
-                               {c: float(p) for c, p in zip(self.classes, row)}, f.crop)
-                for f, row in zip(faces, probs)]
 
 
 # --------------------------------------------------------------------------- drawing
@@ -200,9 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{f}: no face found", file=sys.stderr)
         for i, p in enumerate(preds):
             if args.json:
-                print(json.dumps({"file": str(f), "face": i, "box": list(p.box), "emotion": p.emotion,
-                                  "probability": round(p.probability, 4),
-                                  "probabilities": {k: round(v, 4) for k, v in p.probabilities.items()}}))
+                print(json.dumps({"file": str(f), "face": i, **p.to_dict()}))
             else:
                 print(f"{f}\tface {i}\tbox {p.box}\t{p.emotion}\t{100 * p.probability:.0f}%")
         if args.annotate:

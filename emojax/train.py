@@ -30,7 +30,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from emojax import data as data_lib
 from emojax import models
-from emojax.cli import EmojaxError
+from emojax.io import EmojaxError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -458,7 +458,7 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
 def finish(out: Path, cfg: Config, ds: data_lib.Dataset, meta: dict, command: str) -> dict:
     """Evaluate the best checkpoint on the test split and write metrics and plots."""
     from emojax import evaluate
-    from emojax.cli import atomic_path
+    from emojax.io import atomic_path
 
     model, variables, _ = models.load(out)
     results = {"command": command, "dataset": ds.source, "synthetic": ds.synthetic,

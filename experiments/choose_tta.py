@@ -2,7 +2,7 @@
 
     python experiments/choose_tta.py --checkpoint results/model --data ../shared/data/fer2013.csv.gz
 
-Scores 1, 2 and 10 views (see ``emojax.evaluate.tta_views``) on the validation split only
+Scores 1, 2 and 10 views (see ``emojax.pipeline.tta_views``) on the validation split only
 (PublicTest), keeps the best (fewer views on a tie), and writes ``views`` and the scores into
 the model's ``model.json``; ``python -m emojax.evaluate`` then uses that setting. PrivateTest
 is never looked at here.
@@ -19,8 +19,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from emojax import data as data_lib  # noqa: E402
-from emojax import evaluate  # noqa: E402
-from emojax.cli import atomic_path, run  # noqa: E402
+from emojax import evaluate, pipeline  # noqa: E402
+from emojax.io import atomic_path, run  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     model, variables, meta, ds = evaluate.load_with_data(args.checkpoint, args.data, args.ferplus)
     val = data_lib.require(ds.val, "validation (PublicTest)")
-    scores = {v: evaluate.evaluate(model, variables, val, ds.classes, views=v)["accuracy"] for v in evaluate.VIEWS}
+    scores = {v: evaluate.evaluate(model, variables, val, ds.classes, views=v)["accuracy"] for v in pipeline.VIEWS}
     best = max(scores, key=lambda v: (round(scores[v], 6), -v))
     for v, acc in scores.items():
         print(f"{v:2d} views: {100 * acc:.2f}% on PublicTest" + ("  <- chosen" if v == best else ""))

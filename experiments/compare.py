@@ -2,7 +2,7 @@
 
     python experiments/compare.py        # results/svm/svm.joblib vs results/model
 
-Both models go through ``emojax.predict.load_classifier``, the interface every front end
+Both models go through ``emojax.pipeline.load_classifier``, the interface every front end
 uses. Writes ``comparison.md`` (accuracy, macro-F1, per-class recall, training time from
 each model's metrics.json, measured inference time, size on disk, and this command) and
 ``comparison.png`` (per-class recall and overall accuracy) to --out-dir. Every number in
@@ -26,8 +26,8 @@ import numpy as np  # noqa: E402
 
 from emojax import data as data_lib  # noqa: E402
 from emojax import evaluate  # noqa: E402
-from emojax.cli import EmojaxError, atomic_path, run  # noqa: E402
-from emojax.predict import DEFAULT_MODEL, DEFAULT_SVM, load_classifier  # noqa: E402
+from emojax.io import EmojaxError, atomic_path, run  # noqa: E402
+from emojax.pipeline import DEFAULT_MODEL, DEFAULT_SVM, load_classifier  # noqa: E402
 
 
 def parse_args(argv):

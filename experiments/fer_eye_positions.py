@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from emojax import face  # noqa: E402
-from emojax.cli import run  # noqa: E402
+from emojax.io import run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -35,9 +35,9 @@ if str(ROOT) not in sys.path:
 
 from emojax import attack, models  # noqa: E402
 from emojax import data as data_lib  # noqa: E402
-from emojax.cli import EmojaxError, atomic_path, run  # noqa: E402
-from emojax.evaluate import predict_proba  # noqa: E402
-from emojax.predict import DEFAULT_MODEL  # noqa: E402
+from emojax.io import EmojaxError, atomic_path, run  # noqa: E402
+from emojax.pipeline import predict_proba  # noqa: E402
+from emojax.pipeline import DEFAULT_MODEL  # noqa: E402
 
 AMPLIFY = 10  # perturbation.png shows 128 + AMPLIFY * (hacked - input)
 

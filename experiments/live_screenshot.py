@@ -32,7 +32,7 @@ try:
     import emojax  # noqa: F401
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from emojax.cli import EmojaxError, atomic_path, run
+from emojax.io import EmojaxError, atomic_path, run
 from emojax.live import WINDOW
 
 REPO = Path(__file__).resolve().parents[1]

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from emojax import data as data_lib  # noqa: E402
-from emojax.cli import EmojaxError, atomic_path, run  # noqa: E402
+from emojax.io import EmojaxError, atomic_path, run  # noqa: E402
 
 _FILTERS = [{"id": lzma.FILTER_DELTA, "dist": 1}, {"id": lzma.FILTER_LZMA2, "preset": 9}]
 _SIDE = data_lib.IMAGE_SIZE * data_lib.IMAGE_SIZE

@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from emojax.cli import EmojaxError, atomic_path, run  # noqa: E402
+from emojax.io import EmojaxError, atomic_path, run  # noqa: E402
 
 
 def read_labelled_faces(folder: Path, labels_csv: Path, classes: tuple[str, ...]):
@@ -120,7 +120,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of the hold-out split and the flips")
     args = p.parse_args(argv)
     from emojax import models
-    from emojax.evaluate import predict_proba
+    from emojax.pipeline import predict_proba
 
     model, variables, meta = models.load(args.model)
     classes = tuple(meta["classes"])

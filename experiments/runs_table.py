@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from emojax.cli import EmojaxError, atomic_path, run  # noqa: E402
+from emojax.io import EmojaxError, atomic_path, run  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from emojax import data as data_lib  # noqa: E402
-from emojax.cli import EmojaxError, run  # noqa: E402
+from emojax.io import EmojaxError, run  # noqa: E402
 from emojax.train import train  # noqa: E402
 
 CONFIGS = sorted(p.stem for p in (ROOT / "experiments" / "configs").glob("[!_]*.py"))

@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
 from emojax import data as data_lib  # noqa: E402
 from emojax import evaluate  # noqa: E402
 from emojax.baseline import HogSVM  # noqa: E402
-from emojax.cli import EmojaxError, atomic_path, run  # noqa: E402
+from emojax.io import EmojaxError, atomic_path, run  # noqa: E402
 
 
 def parse_args(argv):

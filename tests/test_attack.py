@@ -10,7 +10,7 @@ import pytest
 
 from conftest import assert_clean_error, run_cli
 from emojax import attack, models
-from emojax.evaluate import predict_proba
+from emojax.pipeline import predict_proba
 
 SAD = 4
 

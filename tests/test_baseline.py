@@ -7,8 +7,8 @@ from conftest import run_cli
 from skimage.feature import hog as skimage_hog
 
 from emojax.baseline import HogFeatures, HogSVM, hog
-from emojax.cli import EmojaxError
-from emojax.predict import load_classifier
+from emojax.io import EmojaxError
+from emojax.pipeline import load_classifier
 
 # Small but real: 2,000 Training faces, a 300-dimensional kernel approximation (seconds).
 SMALL = {"pca": 60, "landmarks": 300, "gamma": 1.5e-3}

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import FERPLUS, assert_clean_error, run_cli
 from emojax import data
-from emojax.cli import EmojaxError
+from emojax.io import EmojaxError
 
 
 def rows_to_arrays(rows: list[str]):

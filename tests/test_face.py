@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from emojax.cli import EmojaxError
+from emojax.io import EmojaxError
 from emojax.face import (LEFT_EYE, RIGHT_EYE, align, detect_faces, face_landmarks, face_locations, load_image,
                          to_gray)
 

@@ -16,7 +16,7 @@ from skimage import data as skdata
 
 from emojax.face import load_image
 from emojax.live import FaceTracker, report_lines
-from emojax.predict import load_classifier
+from emojax.pipeline import load_classifier
 from experiments.live_screenshot import astronaut_video
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ import numpy as np
 
 from conftest import SHARED, assert_clean_error, run_cli
 from emojax import models
-from emojax.evaluate import predict_proba
+from emojax.pipeline import predict_proba
 
 
 def test_personalize_round_trip(tiny_cnn, small_fer, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from skimage import data as skdata
 
 from conftest import SHARED, assert_clean_error, run_cli
-from emojax.predict import Predictor
+from emojax.pipeline import Predictor
 
 FACES = SHARED / "faces"
 needs_faces = pytest.mark.skipif(not FACES.is_dir(), reason=f"test photos not found in {FACES}")

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO, assert_clean_error, run_cli
-from emojax import evaluate, models, train
-from emojax.predict import CNNClassifier
+from emojax import evaluate, models, pipeline, train
+from emojax.pipeline import CNNClassifier
 
 ARTEFACTS = ("model.json", "weights", "ckpt", "tb", "architecture.txt", "learning_curves.png", "metrics.json")
 
@@ -215,8 +215,8 @@ def test_cpu_xla_defaults_and_opt_out():
 
 def test_test_time_views():
     x = jnp.asarray(np.random.default_rng(0).random((3, 48, 48, 1)), jnp.float32)
-    assert evaluate.tta_views(x, 1).shape == (1, 3, 48, 48, 1)
-    v = evaluate.tta_views(x, 10)
+    assert pipeline.tta_views(x, 1).shape == (1, 3, 48, 48, 1)
+    v = pipeline.tta_views(x, 10)
     assert v.shape == (10, 3, 48, 48, 1)
     np.testing.assert_array_equal(v[0], x)
     np.testing.assert_array_equal(v[5], x[:, :, ::-1])     # each placement also mirrored

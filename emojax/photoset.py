@@ -1,0 +1,134 @@
+"""Labelled photo sets: real photos with one known expression each, read in any of the usual
+layouts, and cut into the crops the classifiers see through the same face pipeline as
+``predict`` (detect, landmarks, align). This is how a model is measured on faces that are
+not FER2013's.
+
+Layouts (:func:`read`):
+
+* a folder per emotion: ``DIR/happy/*.jpg``, ``DIR/sad/...`` (any depth below each);
+* a CSV of ``file,emotion`` (``DIR/label.csv`` or the CSV itself; files relative to it);
+* JAFFE's file names: ``KA.AN1.39.tiff`` = person KA, angry (AN), repetition 1.
+
+Emotion names may be FER2013's (angry, ..., neutral), common synonyms (anger, happiness,
+sadness, surprised) or JAFFE's two-letter codes.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import re
+from pathlib import Path
+
+import numpy as np
+
+from emojax.data import FER_CLASSES
+from emojax.io import EmojaxError
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+ALIASES = {"anger": "angry", "mad": "angry", "disgusted": "disgust", "afraid": "fear", "fearful": "fear",
+           "scared": "fear", "happiness": "happy", "joy": "happy", "sadness": "sad", "surprised": "surprise",
+           "neutrality": "neutral", "calm": "neutral",
+           "an": "angry", "di": "disgust", "fe": "fear", "ha": "happy", "sa": "sad", "su": "surprise",
+           "ne": "neutral"}
+_JAFFE = re.compile(r"^(?P<person>[A-Z]{2})\.(?P<code>[A-Z]{2})(?P<rep>\d+)\.\d+\.(tiff?|png|jpe?g)$", re.I)
+
+
+@dataclasses.dataclass
+class Photo:
+    path: Path
+    emotion: str          # one of FER_CLASSES
+    person: str = ""      # who, where the layout says it (JAFFE), else ""
+    repetition: int = 0   # JAFFE's repetition number of the pose, else 0
+
+
+def emotion_name(name: str) -> str | None:
+    """A FER2013 class name for ``name`` (case-insensitive, synonyms, JAFFE codes), or None."""
+    n = name.strip().lower()
+    n = ALIASES.get(n, n)
+    return n if n in FER_CLASSES else None
+
+
+def _images(folder: Path) -> list[Path]:
+    return sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
+
+
+def _from_csv(path: Path) -> list[Photo]:
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise EmojaxError(f"cannot read {path}: {e}") from None
+    if not rows or not {"file", "emotion"} <= set(k.strip() for k in rows[0] if k):
+        raise EmojaxError(f"{path}: expected a CSV with the columns file,emotion")
+    photos = []
+    for i, row in enumerate(rows, start=2):
+        row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+        emotion = emotion_name(row["emotion"])
+        if emotion is None:
+            raise EmojaxError(f"{path}, line {i}: unknown emotion {row['emotion']!r} "
+                              f"(use one of {', '.join(FER_CLASSES)})")
+        photos.append(Photo(path.parent / row["file"], emotion, row.get("person", "")))
+    return photos
+
+
+def read(path: str | Path) -> list[Photo]:
+    """The labelled photos of a set, in a stable order; an :class:`EmojaxError` if the layout
+    is not recognised or the set is empty."""
+    path = Path(path)
+    if not path.exists():
+        raise EmojaxError(f"no such photo set: {path}")
+    if path.is_file():
+        return _from_csv(path)
+    if (path / "label.csv").is_file():
+        return _from_csv(path / "label.csv")
+    folders = [d for d in sorted(path.iterdir()) if d.is_dir() and emotion_name(d.name)]
+    photos = [Photo(f, emotion_name(d.name)) for d in folders for f in _images(d)]
+    if not folders:
+        for f in _images(path):
+            m = _JAFFE.match(f.name)
+            if m and emotion_name(m["code"]):
+                photos.append(Photo(f, emotion_name(m["code"]), m["person"].upper(), int(m["rep"])))
+    if not photos:
+        raise EmojaxError(f"{path}: no labelled photos (expected a folder per emotion, a label.csv "
+                          "of file,emotion, or JAFFE file names like KA.AN1.39.tiff)")
+    return photos
+
+
+def crops(photos: list[Photo], upsample: int = 1, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The aligned 48x48 crop of the largest face in each photo: ``(crops (N, 48, 48) uint8,
+    found (N,) bool)``; a photo with no face gets a blank crop and ``found`` False."""
+    from tqdm import tqdm
+
+    from emojax import face
+
+    out = np.zeros((len(photos), 48, 48), np.uint8)
+    found = np.zeros(len(photos), bool)
+    for i, p in enumerate(tqdm(photos, desc="faces", disable=not progress, leave=False)):
+        faces = face.detect_faces(face.load_image(p.path), upsample=upsample)
+        if faces:
+            largest = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+            out[i], found[i] = largest.crop, True
+    return out, found
+
+
+def evaluate(classifier, photos: list[Photo], images: np.ndarray | None = None,
+             found: np.ndarray | None = None, upsample: int = 1, progress: bool = False) -> dict:
+    """Accuracy over the whole set (a photo whose face is not found counts as wrong),
+    per-class recall, the confusion matrix, and the photos with no face. ``images`` and
+    ``found`` (from :func:`crops`) skip the face pipeline when scoring several models."""
+    from emojax.evaluate import report
+
+    if images is None:
+        images, found = crops(photos, upsample, progress)
+    classes = tuple(classifier.classes)
+    missing = [c for c in {p.emotion for p in photos} if c not in classes]
+    if missing:
+        raise EmojaxError(f"the model has no class {missing[0]!r} (its classes: {', '.join(classes)})")
+    labels = np.array([classes.index(p.emotion) for p in photos])
+    pred = np.full(len(photos), -1)
+    if found.any():
+        pred[found] = classifier.predict_proba(images[found]).argmax(1)
+    rep = report(labels, pred, classes)  # -1 (no face) is wrong and in no column
+    rep["faces_found"] = int(found.sum())
+    rep["no_face"] = [str(p.path) for p, f in zip(photos, found) if not f]
+    return rep

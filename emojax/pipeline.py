@@ -1,0 +1,167 @@
+"""The one prediction pipeline: images in, faces with boxes and probabilities out.
+
+Every front end (``predict``, ``live``, the attack demo, the evaluation of photo sets)
+goes through it, so a face is cut and classified the same way everywhere.
+
+Colour convention: images are **RGB** (or grey) numpy arrays, uint8 (H, W[, 3]); OpenCV
+frames are BGR and are converted once, where they are read (``live``).
+
+* a *classifier* maps 48x48 uint8 crops to class probabilities: ``predict_proba`` and
+  ``predict``, like a scikit-learn estimator. :class:`CNNClassifier` wraps a saved Flax
+  model; ``emojax.baseline.HogSVM`` is the classical baseline with the same interface;
+* test-time views (:func:`tta_views`) are an explicit choice of the CNN classifier;
+* :class:`Predictor` runs the face pipeline and a classifier on whole images.
+"""
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+from pathlib import Path
+from typing import Protocol
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from emojax.io import EmojaxError
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "results" / "model"
+DEFAULT_SVM = Path(__file__).resolve().parents[1] / "results" / "svm" / "svm.joblib"
+
+VIEWS = (1, 2, 10)
+
+
+def tta_views(x: jax.Array, views: int, shift: int = 2) -> jax.Array:
+    """Test-time augmentation views of a batch (B, 48, 48, 1), stacked on a new first axis:
+    1 = the face, 2 = and its mirror image, 10 = five placements (centred and moved by
+    ``shift`` pixels up/down/left/right, edges replicated) each with its mirror: the
+    ten-crop recipe for a model trained with random shifts instead of random crops."""
+    if views not in VIEWS:
+        raise EmojaxError(f"test-time views must be one of {VIEWS}, not {views}")
+    out = [x]
+    if views == 10:
+        h, w = x.shape[1:3]
+        pad = jnp.pad(x, ((0, 0), (shift, shift), (shift, shift), (0, 0)), mode="edge")
+        for dy, dx in ((-shift, 0), (shift, 0), (0, -shift), (0, shift)):
+            out.append(pad[:, shift + dy:shift + dy + h, shift + dx:shift + dx + w])
+    if views >= 2:
+        out += [v[:, :, ::-1] for v in out]
+    return jnp.stack(out)
+
+
+@partial(jax.jit, static_argnums=(0, 3))
+def _probs(model, variables, images: jax.Array, views: int) -> jax.Array:
+    x = tta_views(images.astype(jnp.float32)[..., None] / 255.0, views)
+    logits = model.apply(variables, x.reshape(-1, *x.shape[2:]))
+    return jax.nn.softmax(logits).reshape(len(x), -1, logits.shape[-1]).mean(0)
+
+
+def predict_proba(model, variables, images: np.ndarray, batch_size: int = 256,
+                  views: int = 1) -> np.ndarray:
+    """Class probabilities for uint8 images (N, 48, 48), averaged over ``views`` test-time
+    views (see ``tta_views``). Batches are zero-padded to a power of two (at most
+    ``batch_size``), so a live stream with 1, 2, 3... faces compiles a handful of programs,
+    not one per face count."""
+    out = []
+    for i in range(0, len(images), batch_size):
+        chunk = images[i:i + batch_size]
+        n = len(chunk)
+        size = min(batch_size, 1 << (n - 1).bit_length())
+        if size > n:
+            chunk = np.concatenate([chunk, np.zeros((size - n, *chunk.shape[1:]), chunk.dtype)])
+        out.append(np.asarray(_probs(model, variables, chunk, views))[:n])
+    return np.concatenate(out) if out else np.zeros((0, model.num_classes), np.float32)
+
+
+
+class Classifier(Protocol):
+    classes: tuple[str, ...]
+
+    def predict_proba(self, crops: np.ndarray) -> np.ndarray: ...
+
+    def predict(self, crops: np.ndarray) -> np.ndarray: ...
+
+
+class CNNClassifier:
+    """A saved Flax model (folder with model.json and weights/) as a classifier.
+
+    ``views`` > 1 averages test-time augmentation views (see ``evaluate.tta_views``); the
+    default of one view keeps live prediction at one forward pass per face."""
+
+    def __init__(self, folder: str | Path = DEFAULT_MODEL, views: int = 1):
+        from emojax import models
+
+        self.model, self.variables, self.meta = models.load(folder)
+        self.classes = tuple(self.meta["classes"])
+        self.views = views
+
+    def predict_proba(self, crops: np.ndarray) -> np.ndarray:
+        """Probabilities (N, C) for uint8 crops (N, 48, 48); one crop may skip the N axis."""
+        crops = np.asarray(crops, np.uint8)
+        single = crops.ndim == 2
+        p = predict_proba(self.model, self.variables, crops[None] if single else crops, views=self.views)
+        return p[0] if single else p
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        return self.predict_proba(crops).argmax(-1)
+
+
+def load_classifier(model: str | Path | None = None) -> Classifier:
+    """``None`` -> the shipped CNN (results/model); ``'svm'`` -> the shipped HOG+SVM
+    baseline; a folder -> a saved CNN; a ``.joblib`` file -> a saved SVM."""
+    if model is None:
+        model = DEFAULT_MODEL
+    if str(model) == "svm":
+        model = DEFAULT_SVM
+    path = Path(model)
+    if not path.exists():
+        raise EmojaxError(f"no model at {path} (train one with experiments/train_cnn.py or train_svm.py)")
+    if path.suffix == ".joblib":
+        from emojax.baseline import HogSVM
+
+        return HogSVM.load(path)
+    return CNNClassifier(path)
+
+
+@dataclasses.dataclass
+class FacePrediction:
+    box: tuple[int, int, int, int]  # left, top, right, bottom
+    probabilities: dict[str, float]
+    crop: np.ndarray
+
+    @property
+    def emotion(self) -> str:
+        return max(self.probabilities, key=self.probabilities.get)
+
+    @property
+    def probability(self) -> float:
+        return self.probabilities[self.emotion]
+
+    def to_dict(self) -> dict:
+        """JSON-ready: box, top emotion and its probability, all probabilities (4 decimals)."""
+        return {"box": list(self.box), "emotion": self.emotion, "probability": round(self.probability, 4),
+                "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()}}
+
+
+class Predictor:
+    """Faces in, emotions out: ``Predictor().predict(image)`` -> one FacePrediction per face."""
+
+    def __init__(self, model: str | Path | Classifier | None = None, upsample: int = 1,
+                 detect_width: int | None = None):
+        self.classifier = model if hasattr(model, "predict_proba") else load_classifier(model)
+        self.classes = self.classifier.classes
+        self.upsample, self.detect_width = upsample, detect_width
+
+    def predict(self, image: np.ndarray) -> list[FacePrediction]:
+        from emojax import face
+
+        faces = face.detect_faces(image, upsample=self.upsample, detect_width=self.detect_width)
+        return self.classify(faces)
+
+    def classify(self, faces) -> list[FacePrediction]:
+        if not faces:
+            return []
+        probs = self.classifier.predict_proba(np.stack([f.crop for f in faces]))
+        return [FacePrediction(tuple(int(v) for v in f.box),
+                               {c: float(p) for c, p in zip(self.classes, row)}, f.crop)
+                for f, row in zip(faces, probs)]
