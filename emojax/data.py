@@ -329,12 +329,28 @@ def _split_val(images, labels, targets, frac: float = 0.1, seed: int = 0):
     return pick(~val), pick(val)
 
 
+# FER+'s emotions in FER2013's order; contempt has no FER2013 class and its votes go to disgust,
+# the nearest one (FER2013's disgust faces are where FER+ taggers put most contempt votes).
+_FERPLUS_TO_FER = [FERPLUS_CLASSES.index(c) for c in FER_CLASSES]
+
+
+def ferplus_as_fer(dist: np.ndarray) -> np.ndarray:
+    """FER+ vote distributions (N, 8) as FER2013's 7 classes (N, 7), contempt into disgust."""
+    out = dist[:, _FERPLUS_TO_FER].copy()
+    out[:, FER_CLASSES.index("disgust")] += dist[:, FERPLUS_CLASSES.index("contempt")]
+    return out
+
+
 def load(path: str | os.PathLike | None = None, labels: str = "fer2013",
-         ferplus: str | os.PathLike | None = None, verbose: bool = True) -> Dataset:
+         ferplus: str | os.PathLike | None = None, verbose: bool = True,
+         ferplus_soft: bool = False) -> Dataset:
     """Load FER2013 (``labels='fer2013'``, 7 classes) or FER+ (``'ferplus'``, 8 classes).
 
     ``path`` is searched as described in :func:`find_data`. For FER+, ``ferplus`` is the
-    ``fer2013new.csv`` path (default: beside the pixels file).
+    ``fer2013new.csv`` path (default: beside the pixels file). ``ferplus_soft`` keeps
+    FER2013's images and labels and adds FER+'s vote distributions over the 7 FER2013
+    classes as ``targets`` (the one-hot label where FER+ drops a row): cleaner soft targets
+    for the same faces.
     """
     src = find_data(path)
     if src is None:
@@ -354,6 +370,15 @@ def load(path: str | os.PathLike | None = None, labels: str = "fer2013",
             skipped["FER+ unknown, not a face or no majority"] = int((~keep).sum())
         images, y, splits, targets = images[keep], y[keep], splits[keep], targets[keep]
         classes = FERPLUS_CLASSES
+    elif labels == "fer2013" and ferplus_soft:
+        fp = Path(ferplus) if ferplus else src.with_name("fer2013new.csv")
+        votes = read_ferplus_votes(fp)
+        n_rows = int(raw["rows"].max()) + 1
+        if len(votes) < n_rows:
+            raise EmojaxError(f"{fp} has {len(votes):,} rows but {src} has at least {n_rows:,}")
+        keep, _, dist = ferplus_targets(votes[raw["rows"]])
+        targets = np.eye(len(FER_CLASSES), dtype=np.float32)[np.maximum(y, 0)]
+        targets[keep] = ferplus_as_fer(dist[keep])
     elif labels != "fer2013":
         raise EmojaxError(f"unknown label set {labels!r}: choose fer2013 or ferplus")
     part = {s: splits == i for i, s in enumerate(SPLITS)}

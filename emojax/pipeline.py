@@ -106,7 +106,7 @@ class CNNClassifier:
         return self.predict_proba(crops).argmax(-1)
 
 
-def load_classifier(model: str | Path | None = None) -> Classifier:
+def load_classifier(model: str | Path | None = None, views: int = 1) -> Classifier:
     """``None`` -> the shipped CNN (results/model); ``'svm'`` -> the shipped HOG+SVM
     baseline; a folder -> a saved CNN; a ``.joblib`` file -> a saved SVM."""
     if model is None:
@@ -120,7 +120,7 @@ def load_classifier(model: str | Path | None = None) -> Classifier:
         from emojax.baseline import HogSVM
 
         return HogSVM.load(path)
-    return CNNClassifier(path)
+    return CNNClassifier(path, views=views)
 
 
 @dataclasses.dataclass
@@ -147,15 +147,21 @@ class Predictor:
     """Faces in, emotions out: ``Predictor().predict(image)`` -> one FacePrediction per face."""
 
     def __init__(self, model: str | Path | Classifier | None = None, upsample: int = 1,
-                 detect_width: int | None = None):
-        self.classifier = model if hasattr(model, "predict_proba") else load_classifier(model)
-        self.classes = self.classifier.classes
-        self.upsample, self.detect_width = upsample, detect_width
-
-    def predict(self, image: np.ndarray) -> list[FacePrediction]:
+                 detect_width: int | None = None, detector: str = "hog"):
         from emojax import face
 
-        faces = face.detect_faces(image, upsample=self.upsample, detect_width=self.detect_width)
+        if detector not in face.DETECTORS:
+            raise EmojaxError(f"unknown face detector {detector!r}: choose one of {', '.join(face.DETECTORS)}")
+        self.classifier = model if hasattr(model, "predict_proba") else load_classifier(model)
+        self.classes = self.classifier.classes
+        self.upsample, self.detect_width, self.detector = upsample, detect_width, detector
+
+    def predict(self, image: np.ndarray) -> list[FacePrediction]:
+        """One FacePrediction per face in an RGB (or grey) image, left to right."""
+        from emojax import face
+
+        faces = face.detect_faces(image, upsample=self.upsample, detect_width=self.detect_width,
+                                  detector=self.detector)
         return self.classify(faces)
 
     def classify(self, faces) -> list[FacePrediction]:

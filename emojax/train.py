@@ -41,6 +41,7 @@ class Config:
     model_kwargs: dict = dataclasses.field(default_factory=lambda: {"width": 32})
     labels: str = "fer2013"          # or "ferplus"
     ferplus_mode: str = "majority"   # majority | crossentropy | pld | multilabel (Barsoum et al. 2016)
+    ferplus_soft: float = 0.0        # FER2013 labels: weight of FER+'s 7-class vote distribution in the target
     epochs: int = 60
     batch_size: int = 64
     optimizer: str = "sgd"           # sgd (Nesterov momentum) | adamw
@@ -245,7 +246,9 @@ def photometric(key: jax.Array, x: jax.Array, cfg: Config) -> jax.Array:
 def _targets(key: jax.Array, labels: jax.Array, soft: jax.Array | None, num_classes: int,
              cfg: Config) -> jax.Array:
     """Per-example target distributions for the loss, by label mode."""
-    if soft is not None and cfg.ferplus_mode == "crossentropy":
+    if soft is not None and cfg.ferplus_soft:
+        t = (1 - cfg.ferplus_soft) * jax.nn.one_hot(labels, num_classes) + cfg.ferplus_soft * soft
+    elif soft is not None and cfg.ferplus_mode == "crossentropy":
         t = soft
     elif soft is not None and cfg.ferplus_mode == "pld":
         # Probabilistic label drawing: a fresh label from the vote distribution each time.
@@ -352,11 +355,18 @@ def _checkpoint_manager(out: Path):
         item_names=("state", "meta"))
 
 
+# What a run writes into its folder; a folder holding any of them holds a run.
+RUN_FILES = ("ckpt", "weights", "tb", "model.json", "metrics.json", "learning_curves.png", "architecture.txt")
+
+
 def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = False,
-          command: str = "", progress: bool = True) -> dict:
+          overwrite: bool = False, command: str = "", progress: bool = True) -> dict:
     """Train with early stopping on the validation split (PublicTest) and write to ``out``:
     ``ckpt/`` (resumable state), ``model.json`` + ``weights/`` (best epoch), ``tb/``
-    (tensorboard), ``metrics.json``, ``learning_curves.png``, ``architecture.txt``."""
+    (tensorboard), ``metrics.json``, ``learning_curves.png``, ``architecture.txt``.
+
+    A folder that already holds a run is never touched unless ``resume`` (continue from its
+    checkpoint) or ``overwrite`` (delete that run's files first) says so."""
     import orbax.checkpoint as ocp
     from tensorboardX import SummaryWriter
     from tqdm import tqdm
@@ -373,13 +383,26 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
     steps = len(train_split) // cfg.batch_size
     if steps == 0:
         raise EmojaxError(f"{len(train_split)} training images are fewer than one batch ({cfg.batch_size})")
-    soft = train_split.targets if cfg.labels == "ferplus" and cfg.ferplus_mode != "majority" else None
+    soft = (train_split.targets if (cfg.labels == "ferplus" and cfg.ferplus_mode != "majority")
+            or cfg.ferplus_soft else None)
+    if soft is None and cfg.ferplus_soft:
+        raise EmojaxError("ferplus_soft needs the data loaded with FER+ vote distributions")
+
+    previous = [n for n in RUN_FILES if (out / n).exists()]
+    if out.exists() and not out.is_dir():
+        raise EmojaxError(f"--out {out} is a file, not a folder")
+    has_ckpt = (out / "ckpt").is_dir() and any((out / "ckpt").iterdir())
+    if previous and not overwrite and not (resume and has_ckpt):
+        hint = "it has no checkpoint to resume; " if resume else "pass --resume to continue it, or "
+        raise EmojaxError(f"{out} already holds a run ({', '.join(previous)}): {hint}"
+                          "--overwrite to replace it")
+    writer_host = jax.process_index() == 0  # multi-host: one process writes the files
 
     state = create_state(cfg, len(ds.classes), steps)
     state = jax.device_put(state, NamedSharding(mesh, P()))
     meta = {"epoch": 0, "history": [], "best": {"epoch": 0, "val_accuracy": -1.0}, "train_time_s": 0.0}
-    mngr = _checkpoint_manager(out)
-    if resume and mngr.latest_step() is not None:
+    if resume and has_ckpt:
+        mngr = _checkpoint_manager(out)
         restored = mngr.restore(mngr.latest_step(), args=ocp.args.Composite(
             state=ocp.args.StandardRestore(state), meta=ocp.args.JsonRestore()))
         state, meta = restored["state"], restored["meta"]
@@ -390,20 +413,18 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
             state = jax.device_put(state, NamedSharding(mesh, P()))
             print(f"initialised from {cfg.init}" + (f"; fresh: {', '.join(fresh)}" if fresh else ""),
                   file=sys.stderr)
-        if out.exists() and any(out.iterdir()):
-            if resume:
-                print(f"no checkpoint in {out / 'ckpt'}: starting from scratch", file=sys.stderr)
-            for name in ("ckpt", "tb", "weights"):  # a fresh run never mixes with an old one
-                shutil.rmtree(out / name, ignore_errors=True)
-            for name in ("model.json", "metrics.json"):
-                (out / name).unlink(missing_ok=True)
-            mngr = _checkpoint_manager(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "architecture.txt").write_text(
-        f"{cfg.model} {cfg.model_kwargs}, {len(ds.classes)} classes, "
-        f"{models.param_count(state.params):,} parameters\n\n{cfg.why}\n\n"
-        + models.architecture_table(models.create(cfg.model, len(ds.classes), **cfg.model_kwargs)))
-    writer = SummaryWriter(str(out / "tb"), purge_step=meta["epoch"] + 1)
+        if previous and writer_host:  # --overwrite: a fresh run never mixes with an old one
+            for name in previous:
+                shutil.rmtree(out / name) if (out / name).is_dir() else (out / name).unlink()
+        mngr = _checkpoint_manager(out)
+    writer = None
+    if writer_host:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "architecture.txt").write_text(
+            f"{cfg.model} {cfg.model_kwargs}, {len(ds.classes)} classes, "
+            f"{models.param_count(state.params):,} parameters\n\n{cfg.why}\n\n"
+            + models.architecture_table(models.create(cfg.model, len(ds.classes), **cfg.model_kwargs)))
+        writer = SummaryWriter(str(out / "tb"), purge_step=meta["epoch"] + 1)
     key = jax.random.PRNGKey(cfg.seed)
     schedule = make_schedule(cfg, steps)
     model_kwargs = dict(cfg.model_kwargs)
@@ -434,24 +455,28 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
         meta["history"].append(row)
         meta["epoch"] = epoch
         meta["train_time_s"] += time.time() - t0
-        for k, val_ in row.items():
-            if k != "epoch":
-                writer.add_scalar(k.replace("_", "/", 1), val_, epoch)
-        writer.flush()
+        if writer:
+            for k, val_ in row.items():
+                if k != "epoch":
+                    writer.add_scalar(k.replace("_", "/", 1), val_, epoch)
+            writer.flush()
         if v["accuracy"] > meta["best"]["val_accuracy"]:
             meta["best"] = {"epoch": epoch, "val_accuracy": v["accuracy"]}
-            models.save(out, cfg.model, model_kwargs, ds.classes,
-                        {"params": state.params, "batch_stats": state.batch_stats},
-                        extra={"epoch": epoch, "dataset": ds.source, "labels": cfg.labels})
+            if writer_host:
+                    models.save(out, cfg.model, model_kwargs, ds.classes,
+                            {"params": state.params, "batch_stats": state.batch_stats},
+                            extra={"epoch": epoch, "dataset": ds.source, "labels": cfg.labels})
         mngr.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                                  meta=ocp.args.JsonSave(meta)))
         mngr.wait_until_finished()
         print(f"epoch {epoch}: train loss {row['train_loss']:.3f} acc {row['train_accuracy']:.3f} | "
               f"val loss {row['val_loss']:.3f} acc {row['val_accuracy']:.3f} | "
               f"{time.time() - t0:.0f}s", file=sys.stderr)
-    writer.close()
+    if writer:
+        writer.close()
     mngr.close()
-
+    if not writer_host:
+        return {"val_accuracy": meta["best"]["val_accuracy"], "best_epoch": meta["best"]["epoch"]}
     return finish(out, cfg, ds, meta, command)
 
 

@@ -50,6 +50,9 @@ def parse_args(argv):
     p.add_argument("--init", help="start from this saved model folder (e.g. results/model): weights whose "
                    "names and shapes match are copied, the rest (an 8-class FER+ head) start fresh")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in the folder (without it, or --resume, such a folder "
+                   "is an error and nothing in it changes)")
     p.add_argument("--distributed", action="store_true",
                    help="multi-host run: call jax.distributed.initialize() (reads JAX_COORDINATOR_ADDRESS, "
                    "JAX_NUM_PROCESSES, JAX_PROCESS_ID or the cluster's own variables)")
@@ -85,10 +88,10 @@ def main(argv=None) -> int:
         if out.resolve().parent == (ROOT / "results").resolve() and out.name != "demo":
             raise EmojaxError("demo runs go to results/demo/, never beside real results")
     else:
-        ds = data_lib.load(src, labels=cfg.labels, ferplus=args.ferplus)
+        ds = data_lib.load(src, labels=cfg.labels, ferplus=args.ferplus, ferplus_soft=cfg.ferplus_soft > 0)
         out = Path(args.out or ROOT / "results" / args.config)
     command = "python experiments/train_cnn.py " + shlex.join(argv if argv is not None else sys.argv[1:])
-    res = train(cfg, ds, out, resume=args.resume, command=command.strip(), progress=not args.no_progress)
+    res = train(cfg, ds, out, resume=args.resume, overwrite=args.overwrite, command=command.strip(), progress=not args.no_progress)
     msg = f"best PublicTest accuracy {100 * res['val_accuracy']:.1f}% at epoch {res['best_epoch']}"
     if "test_accuracy" in res:
         msg += f"; PrivateTest accuracy {100 * res['test_accuracy']:.1f}%"

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -290,3 +291,27 @@ def test_bad_input_to_the_commands(tmp_path):
     assert_clean_error(run_cli("-m", "emojax.evaluate", "--checkpoint", str(tmp_path)))
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     assert_clean_error(run_cli("experiments/train_cnn.py", "--data", str(tmp_path / "bad.csv")))
+
+
+def _snapshot(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns, p.read_bytes() if p.is_file() else b"")
+            for p in sorted(folder.rglob("*"))}
+
+
+def test_training_never_replaces_a_run_without_being_told(small_csv, tmp_path):
+    """A finished run's folder: a new run there without --resume or --overwrite is a one-line
+    error and nothing in the folder changes; --overwrite replaces it."""
+    out = tmp_path / "run"
+    assert run_cli(*_args(small_csv, out, epochs=1)).returncode == 0
+    before = _snapshot(out)
+    proc = run_cli(*_args(small_csv, out, epochs=1))
+    assert_clean_error(proc)
+    assert "--overwrite" in proc.stderr and "--resume" in proc.stderr
+    assert _snapshot(out) == before
+    again = run_cli(*_args(small_csv, out, "--overwrite", epochs=2))
+    assert again.returncode == 0, again.stderr
+    assert json.loads((out / "metrics.json").read_text())["epochs_run"] == 2
+    # a file where the run folder should be
+    (tmp_path / "file").write_text("mine")
+    assert_clean_error(run_cli(*_args(small_csv, tmp_path / "file", epochs=1)))
+    assert (tmp_path / "file").read_text() == "mine"
