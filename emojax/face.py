@@ -15,7 +15,10 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
+import io
 import os
+import struct
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +35,8 @@ from emojax.io import EmojaxError
 # (medians (14.62, 18.44) and (32.58, 18.27), IQR about 2.5 px; PrivateTest agrees within 0.2 px).
 LEFT_EYE = (14.6, 18.4)
 RIGHT_EYE = (32.6, 18.4)
+
+MAX_PIXELS = 50_000_000  # larger images are refused from their header, before decoding
 
 Box = tuple[int, int, int, int]  # (left, top, right, bottom); image[top:bottom, left:right] is the face
 
@@ -58,34 +63,132 @@ def model_file(name: str) -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=None)
+# dlib's detectors keep scratch buffers: one shared by two threads corrupts the heap
+# (a web server's worker pool crashed on it). So each thread builds its own, once.
+_local = threading.local()
+
+
+def _per_thread(name: str, make):
+    obj = getattr(_local, name, None)
+    if obj is None:
+        obj = make()
+        setattr(_local, name, obj)
+    return obj
+
+
 def _detector() -> dlib.fhog_object_detector:
-    return dlib.get_frontal_face_detector()
+    return _per_thread("hog", dlib.get_frontal_face_detector)
 
 
-@functools.lru_cache(maxsize=None)
 def _cnn_detector() -> dlib.cnn_face_detection_model_v1:
-    return dlib.cnn_face_detection_model_v1(str(model_file("mmod_human_face_detector.dat")))
+    return _per_thread("cnn", lambda: dlib.cnn_face_detection_model_v1(
+        str(model_file("mmod_human_face_detector.dat"))))
 
 
 @functools.lru_cache(maxsize=None)
 def _predictor() -> dlib.shape_predictor:
+    # Shared: fitting landmarks only reads the model (and loading it takes 100 MB a copy).
     return dlib.shape_predictor(str(model_file("shape_predictor_68_face_landmarks.dat")))
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the header of a PNG, JPEG, GIF, BMP or WebP file (other formats
+    through Pillow's lazy open when it is installed), without decoding any pixel; ``None``
+    when the header cannot be read. GIF: the largest of the screen and the first frame."""
+    try:
+        return _header_size(data)
+    except (struct.error, IndexError, ValueError):
+        return None
+
+
+def _header_size(d: bytes) -> tuple[int, int] | None:
+    if d[:8] == b"\x89PNG\r\n\x1a\n" and d[12:16] == b"IHDR":
+        return struct.unpack(">II", d[16:24])
+    if d[:3] == b"\xff\xd8\xff":
+        i = 2
+        while i + 4 <= len(d):
+            if d[i] != 0xFF:
+                return None
+            marker = d[i + 1]
+            if marker == 0xFF:  # fill byte
+                i += 1
+                continue
+            if marker in (0x01, *range(0xD0, 0xD8)):  # no length
+                i += 2
+                continue
+            (length,) = struct.unpack(">H", d[i + 2:i + 4])
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
+                h, w = struct.unpack(">HH", d[i + 5:i + 9])
+                return w, h
+            if marker in (0xD9, 0xDA):  # end of image / start of scan before any frame header
+                return None
+            i += 2 + length
+        return None
+    if d[:6] in (b"GIF87a", b"GIF89a"):
+        w, h, flags = struct.unpack("<HHB", d[6:11])
+        i = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+        while i < len(d):
+            if d[i] == 0x21:  # extension: label, then sub-blocks
+                i += 2
+                while d[i]:
+                    i += d[i] + 1
+                i += 1
+            elif d[i] == 0x2C:  # first image descriptor
+                left, top, fw, fh = struct.unpack("<HHHH", d[i + 1:i + 9])
+                return max(w, left + fw), max(h, top + fh)
+            else:
+                break
+        return w, h
+    if d[:2] == b"BM":
+        (header,) = struct.unpack("<I", d[14:18])
+        if header == 12:
+            return struct.unpack("<HH", d[18:22])
+        w, h = struct.unpack("<ii", d[18:26])
+        return abs(w), abs(h)
+    if d[:4] == b"RIFF" and d[8:12] == b"WEBP":
+        chunk = d[12:16]
+        if chunk == b"VP8 " and d[23:26] == b"\x9d\x01\x2a":
+            w, h = struct.unpack("<HH", d[26:30])
+            return w & 0x3FFF, h & 0x3FFF
+        if chunk == b"VP8L" and d[20] == 0x2F:
+            (bits,) = struct.unpack("<I", d[21:25])
+            return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+        if chunk == b"VP8X":
+            return (int.from_bytes(d[24:27], "little") + 1, int.from_bytes(d[27:30], "little") + 1)
+        return None
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    try:
+        with Image.open(io.BytesIO(d)) as im:  # lazy: reads the header only
+            return im.size
+    except Image.DecompressionBombError:
+        return (1 << 31) - 1, 1  # more pixels than Pillow allows: certainly too many
+    except Exception:
+        return None
+
+
+def load_image(path: str | os.PathLike, max_pixels: float = MAX_PIXELS) -> np.ndarray:
     """Read an image file as RGB uint8 (H, W, 3), whatever its format, depth or channels.
 
     Decoding with IMREAD_COLOR applies the EXIF orientation (phone photos come out upright,
     which the frontal detector needs), reduces 16-bit files to 8 bits, expands grey to three
-    channels and drops alpha. Bad files raise :class:`EmojaxError` with a one-line message.
+    channels and drops alpha. The pixel count is read from the header first: an image over
+    ``max_pixels`` (a decompression bomb, a 20000x20000 scan) is refused in milliseconds,
+    before any pixel is allocated. Bad files raise :class:`EmojaxError` with a one-line message.
     """
     if not os.path.isfile(path):
         raise EmojaxError(f"no such image file: {path}")
     if os.path.getsize(path) == 0:
         raise EmojaxError(f"image file is empty (0 bytes): {path}")
+    data = np.fromfile(path, np.uint8)
+    size = image_size(data[:1 << 20].tobytes())
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise EmojaxError(f"image too large: {size[0]}x{size[1]} = {size[0] * size[1] / 1e6:.0f} megapixels "
+                          f"(the limit is {max_pixels / 1e6:g}): {path}")
     try:
-        bgr = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
     except (OSError, cv2.error) as e:
         raise EmojaxError(f"cannot read image file {path}: {e}") from e
     if bgr is None:

@@ -51,3 +51,20 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def check_out_dir(path: str | os.PathLike | None, flag: str = "--out") -> Path | None:
+    """Fail before any work when ``path`` cannot become a folder: it is an existing file, or
+    one of its parents is. The folder itself is created when the first output is written."""
+    if path is None:
+        return None
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                where = "is a file" if p == path else f"is under {p}, which is a file"
+                raise EmojaxError(f"{flag} {path} {where}, not a folder")
+            if not os.access(p, os.W_OK):
+                raise EmojaxError(f"{flag} {path}: no permission to write in {p}")
+            break
+    return path

@@ -25,8 +25,17 @@ import numpy as np
 
 from emojax.io import EmojaxError
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "results" / "model"
-DEFAULT_SVM = Path(__file__).resolve().parents[1] / "results" / "svm" / "svm.joblib"
+
+
+def shipped(name: str) -> Path:
+    """A shipped artefact: ``results/NAME`` in a checkout, ``emojax/shipped/NAME`` in a wheel."""
+    here = Path(__file__).resolve().parent
+    repo = here.parent / "results" / name
+    return repo if repo.exists() else here / "shipped" / name
+
+
+DEFAULT_MODEL = shipped("model")
+DEFAULT_SVM = shipped("svm/svm.joblib")
 
 VIEWS = (1, 2, 10)
 

@@ -1,6 +1,10 @@
-"""Emotion prediction on photos: faces found, aligned and classified.
+"""Emotion prediction on photos and videos: faces found, aligned and classified.
 
     python -m emojax.predict photo.jpg folder/ [--annotate OUT] [--json] [--model svm]
+    python -m emojax.predict clip.mp4 [--json] [--out DIR]   # a line per face per second
+
+Exit status: 0 when every input was processed, 1 when some inputs failed (each one an
+``error:`` line) and the rest were processed, 2 when nothing could be done.
 
 The faces are found and classified by ``emojax.pipeline.Predictor``, the pipeline every
 front end shares; this module draws the results and holds the command line.
@@ -15,8 +19,9 @@ from typing import Sequence
 
 import numpy as np
 
-from emojax.io import EmojaxError, atomic_path, run
+from emojax.io import EmojaxError, atomic_path, check_out_dir, run
 from emojax.pipeline import FacePrediction, Predictor
+from emojax.video import VIDEO_EXTS
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -72,12 +77,18 @@ def _expand(paths: Sequence[str]) -> tuple[list[Path], list[str]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m emojax.predict",
                                  description="Find faces in images and predict their emotion.")
-    ap.add_argument("paths", nargs="+", help="image files or folders (searched recursively)")
+    ap.add_argument("paths", nargs="+", help="image files, folders of images (searched recursively), or "
+                    f"video files ({', '.join(VIDEO_EXTS)})")
     ap.add_argument("--model", help="saved CNN folder, a .joblib SVM, or 'svm' for the shipped "
                     "baseline (default: the shipped CNN in results/model)")
     ap.add_argument("--annotate", metavar="OUT", help="folder for copies with boxes, labels and "
                     "probability bars drawn")
-    ap.add_argument("--json", action="store_true", help="one JSON object per face instead of text")
+    ap.add_argument("--json", action="store_true", help="one JSON object per face instead of text (for "
+                    "videos: per face per --every seconds, with its time)")
+    ap.add_argument("--out", metavar="DIR", help="videos: write DIR/<name>_emotions.csv and "
+                    "DIR/<name>_timeline.png (each emotion's probability over time, per tracked face)")
+    ap.add_argument("--every", type=float, default=1.0, metavar="SECONDS",
+                    help="videos: one result per face every this many seconds of video (default 1)")
     ap.add_argument("--upsample", type=int, default=1,
                     help="times the face detector upsamples the image: finds smaller faces, slower")
     ap.add_argument("--detector", choices=("hog", "cnn"), default="hog",
@@ -87,23 +98,46 @@ def main(argv: list[str] | None = None) -> int:
                     help="CNN test-time views: 1 = one forward pass per face (default, as live uses); the "
                     "shipped model's chosen setting, recorded in its model.json, is 10 (a point more accurate)")
     args = ap.parse_args(argv)
+    if args.every <= 0:
+        ap.error("--every must be positive")
+    check_out_dir(args.annotate, "--annotate")
+    check_out_dir(args.out)
     import cv2
 
-    from emojax import face
+    from emojax import face, video
 
     files, errors = _expand(args.paths)
     for e in errors:
         print(f"error: {e}", file=sys.stderr)
+    failed = len(errors)
     from emojax.pipeline import load_classifier
 
     predictor = Predictor(load_classifier(args.model, views=args.views), upsample=args.upsample,
                           detector=args.detector)
     done = 0
     for f in files:
+        if video.is_video(f):
+            try:
+                rows = video.track(f, predictor.classifier, every=args.every, progress=True)
+            except EmojaxError as e:
+                print(f"error: {e}", file=sys.stderr)
+                failed += 1
+                continue
+            done += 1
+            if args.json:
+                for r in rows:
+                    print(json.dumps({"file": str(f), **r}))
+            else:
+                print("\n".join(video.lines(rows)))
+            if args.out:
+                video.write_csv(rows, predictor.classes, Path(args.out) / f"{f.stem}_emotions.csv")
+                video.plot_timeline(rows, predictor.classes, Path(args.out) / f"{f.stem}_timeline.png", f.name)
+            continue
         try:
             image = face.load_image(f)
         except EmojaxError as e:
             print(f"error: {e}", file=sys.stderr)
+            failed += 1
             continue
         done += 1
         preds = predictor.predict(image)
@@ -120,8 +154,8 @@ def main(argv: list[str] | None = None) -> int:
                 if not cv2.imwrite(str(tmp), annotate(image, preds)):
                     raise EmojaxError(f"cannot write {out}")
     if done == 0:
-        raise EmojaxError("no image could be processed")
-    return 0
+        raise EmojaxError("no input could be processed")
+    return 1 if failed else 0
 
 
 def cli() -> None:

@@ -6,7 +6,9 @@ import gzip
 import os
 import subprocess
 import sys
+import struct
 import tempfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,16 @@ def run_cli(*args: str, cwd: Path = REPO, env: dict | None = None, timeout: floa
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.run([sys.executable, *args], cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def png_bomb(w=30000, h=30000) -> bytes:
+    """A real, decodable 1-bit PNG of w x h pixels (900 megapixels: 2.7 GB as RGB) in ~110 KB."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    z, row = zlib.compressobj(9), b"\x00" + b"\x00" * ((w + 7) // 8)
+    idat = b"".join(z.compress(row * 1000) for _ in range(h // 1000)) + z.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0))
+            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
 
 
 def assert_clean_error(proc) -> None:

@@ -37,7 +37,7 @@ def test_cli_on_the_photo_folder(tiny_cnn, tmp_path):
     (folder / "empty.png").write_bytes(b"")
     proc = run_cli("-m", "emojax.predict", str(folder), "--model", str(tiny_cnn), "--json",
                    "--upsample", "0", "--annotate", str(tmp_path / "out"))
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # some inputs failed, the rest were processed
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     per_file = {}
     for r in rows:
@@ -58,3 +58,62 @@ def test_cli_nothing_processable(tiny_cnn, tmp_path):
     (tmp_path / "bad.png").write_bytes(b"garbage")
     assert_clean_error(run_cli("-m", "emojax.predict", str(tmp_path / "bad.png"), "--model", str(tiny_cnn)))
     assert_clean_error(run_cli("-m", "emojax.predict", str(tmp_path / "bad.png"), "--model", str(tmp_path)))
+
+
+@needs_faces
+def test_predict_on_a_video_writes_lines_csv_and_timeline(tiny_cnn, tmp_path):
+    """A 4-second clip of a real photo: a line per second, JSON lines with the time, and with
+    --out a CSV and the emotion timeline plot."""
+    img = cv2.imread(str(FACES / "angry_man.jpg"))
+    img = cv2.resize(img, (round(img.shape[1] * 480 / img.shape[0]), 480))
+    photo = cv2.copyMakeBorder(img, 0, 0, 0, 640 - img.shape[1], cv2.BORDER_REPLICATE)
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
+    for i in range(40):
+        m = cv2.getRotationMatrix2D((320, 240), 3 * np.sin(i / 5), 1.0)
+        writer.write(cv2.warpAffine(photo, m, (640, 480), borderMode=cv2.BORDER_REPLICATE))
+    writer.release()
+    proc = run_cli("-m", "emojax", "predict", str(clip), "--model", str(tiny_cnn), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert [line.split(" : ")[0] for line in lines] == ["00:00:00", "00:00:01", "00:00:02", "00:00:03"]
+    assert all(line.split(" : ")[1].split(" , ")[0].lower() in Predictor(tiny_cnn).classes for line in lines)
+    rows = (tmp_path / "out" / "clip_emotions.csv").read_text().splitlines()
+    assert rows[0].startswith("time_s,face,emotion,probability,angry") and len(rows) == 5
+    assert cv2.imread(str(tmp_path / "out" / "clip_timeline.png")).shape[1] > 400
+    js = run_cli("-m", "emojax.predict", str(clip), "--model", str(tiny_cnn), "--json")
+    recs = [json.loads(line) for line in js.stdout.splitlines()]
+    assert [r["time"] for r in recs] == [0.0, 1.0, 2.0, 3.0] and all(r["face"] == 0 for r in recs)
+    assert sum(recs[0]["probabilities"].values()) == pytest.approx(1, abs=1e-3)
+
+
+@needs_faces
+def test_exit_status_rule_and_output_paths(tiny_cnn, tmp_path):
+    """0 all processed, 1 some inputs failed, 2 nothing could be done; a bad output path is an
+    error before any work."""
+    good = FACES / "angry_man.jpg"
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not a jpeg")
+    assert run_cli("-m", "emojax.predict", str(good), "--model", str(tiny_cnn)).returncode == 0
+    some = run_cli("-m", "emojax.predict", str(good), str(bad), "--model", str(tiny_cnn))
+    assert some.returncode == 1 and some.stderr.count("error:") == 1 and "face 0" in some.stdout
+    assert_clean_error(run_cli("-m", "emojax.predict", str(bad), str(tmp_path / "missing.jpg"),
+                               "--model", str(tiny_cnn)))
+    afile = tmp_path / "afile"
+    afile.write_text("keep")
+    for flag, target in (("--annotate", afile), ("--annotate", afile / "sub"), ("--out", afile)):
+        proc = run_cli("-m", "emojax.predict", str(good), flag, str(target), "--model", str(tiny_cnn))
+        assert_clean_error(proc)
+        assert "not a folder" in proc.stderr and proc.stdout == ""
+    assert afile.read_text() == "keep"
+
+
+def test_a_decompression_bomb_is_refused_from_its_header(tiny_cnn, tmp_path):
+    """A 30000x30000 PNG of ~110 KB would take 2.7 GB decoded: refused before decoding."""
+    from conftest import png_bomb
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_bomb())
+    proc = run_cli("-m", "emojax.predict", str(bomb), "--model", str(tiny_cnn))
+    assert_clean_error(proc)
+    assert "too large" in proc.stderr and "900 megapixels" in proc.stderr

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, assert_clean_error, run_cli
-from emojax import evaluate, models, pipeline, train
+from emojax import models, pipeline, train
 from emojax.pipeline import CNNClassifier
 
 ARTEFACTS = ("model.json", "weights", "ckpt", "tb", "architecture.txt", "learning_curves.png", "metrics.json")

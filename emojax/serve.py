@@ -1,0 +1,451 @@
+"""Emotion recognition over HTTP: a web page (photo upload and webcam) and a JSON API.
+
+    python -m emojax.serve                                  # http://127.0.0.1:8000/ : the shipped CNN and SVM
+    python -m emojax.serve --model cnn=results/model --model mine=runs/x/ --port 9000
+    python -m emojax.serve --host 0.0.0.0 --save-uploads uploads/   # reachable from the network; keep photos
+
+Endpoints:
+
+* ``GET /``: the page. Pick or drop a photo and see it annotated (boxes, top emotion,
+  probability bars per face), or switch to the webcam: frames go to the server as JPEG
+  several times a second and the page draws the overlay and logs ``11:11:12 : Happy , 93%``.
+* ``POST /api/predict[?model=NAME&upsample=K]``: the image as the multipart field ``file``
+  or as the raw body with an ``image/*`` content type -> ``{model, faces: [{box, emotion,
+  probability, probabilities}], width, height, time_ms}``; ``box`` is ``[left, top, right,
+  bottom]`` in pixels of the (EXIF-rotated) image. ``upsample`` (0-2) is the detector's: 1 by
+  default, like ``emojax.predict``; the webcam page sends 0, like ``emojax.live``.
+* ``GET /api/models`` (the models and their classes; the first is the default),
+  ``GET /api/health``, and the OpenAPI docs at ``/docs``.
+
+Every face goes through :class:`emojax.pipeline.Predictor`, the pipeline of ``emojax.predict``
+and ``emojax.live``, so a photo gets the same answer here as on the command line. Models are
+loaded once, when the app is created.
+
+Safety: the body is read in chunks and refused with 413 as soon as it passes ``max_upload``
+(10 MB); the image size is read from the file header (PNG, JPEG, GIF, BMP, WebP; other formats
+through Pillow's lazy open) and more than ``max_pixels`` (50 million) is refused with 413
+before anything is decoded, so a few-KB "decompression bomb" costs nothing; an undecodable
+file is 400 and a wrong content type 415, always with a one-line ``{"error": "..."}``. The
+server binds to 127.0.0.1 unless ``--host`` says otherwise, serves its page from memory (no
+client-given path reaches the file system) and keeps no upload unless ``--save-uploads DIR``,
+which stores decodable images under names it makes itself.
+
+Concurrency: decoding and inference run in a thread pool, so requests are served
+concurrently; at most ``os.cpu_count()`` (at least 2) images are decoded at once, which bounds
+memory; each worker thread has its own dlib detector (``emojax.face``: one shared detector
+corrupts the heap). ``--workers N`` runs N processes, each with its own models.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from emojax import face
+from emojax.io import EmojaxError, atomic_path, run
+from emojax.pipeline import DEFAULT_MODEL, DEFAULT_SVM, Predictor
+
+MB = 1_000_000
+MAX_UPLOAD = 10 * MB
+MAX_PIXELS = face.MAX_PIXELS
+STATIC = Path(__file__).with_name("static")
+STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
+UPSAMPLE = (0, 1, 2)  # the detector's upsampling a request may ask for
+MULTIPART_SLACK = 64 * 1024  # headers and boundaries a form may add around the file
+
+
+def default_models() -> dict[str, str | Path]:
+    """The shipped CNN (``results/model``) and HOG+SVM baseline, those of them that exist."""
+    found = {name: model for name, model, path in (("cnn", DEFAULT_MODEL, DEFAULT_MODEL), ("svm", "svm", DEFAULT_SVM))
+             if Path(path).exists()}
+    if not found:
+        raise EmojaxError(f"no shipped model at {DEFAULT_MODEL} or {DEFAULT_SVM}: train one "
+                          "(experiments/train_cnn.py) or pass --model PATH")
+    return found
+
+
+class UploadError(Exception):
+    """A request the server refuses: HTTP status and a one-line message."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def decode_image(data: bytes, max_pixels: float = MAX_PIXELS) -> np.ndarray:
+    """Uploaded bytes -> RGB uint8 (H, W, 3); the pixel count is checked on the header first."""
+    if not data:
+        raise UploadError(400, "empty upload: send an image file")
+    size = face.image_size(data)
+    if size is None:
+        raise UploadError(400, "not an image this server can read (PNG, JPEG, GIF, BMP, WebP, TIFF...)")
+    w, h = size
+    if w * h > max_pixels:
+        raise UploadError(413, f"image too large: {w}x{h} = {w * h / 1e6:.0f} megapixels, "
+                               f"the limit is {max_pixels / 1e6:g}")
+    if w == 0 or h == 0:
+        raise UploadError(400, f"image has no pixels ({w}x{h})")
+    try:
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error:
+        bgr = None
+    if bgr is None:
+        raise UploadError(400, "cannot decode the image (corrupt or unsupported format)")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+# --------------------------------------------------------------------------- request bodies
+
+
+class _FormFile:
+    """Streaming multipart parser that keeps only the field ``file``, up to ``limit`` bytes."""
+
+    def __init__(self, boundary: bytes, limit: int):
+        self.limit, self.data, self.content_type, self.error = limit, None, None, None
+        self._headers, self._field, self._value, self._in_file = {}, b"", b"", False
+        self.parser = MultipartParser(boundary, {
+            "on_part_begin": self._part_begin, "on_header_field": self._header_field,
+            "on_header_value": self._header_value, "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished, "on_part_data": self._part_data,
+            "on_part_end": self._part_end})
+
+    def _part_begin(self):
+        self._headers, self._field, self._value = {}, b"", b""
+
+    def _header_field(self, data, start, end):
+        self._field += data[start:end]
+
+    def _header_value(self, data, start, end):
+        self._value += data[start:end]
+
+    def _header_end(self):
+        self._headers[self._field.lower()] = self._value
+        self._field, self._value = b"", b""
+
+    def _headers_finished(self):
+        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
+        self._in_file = options.get(b"name") == b"file" and self.data is None
+        if self._in_file:
+            self.data = bytearray()
+            self.content_type = self._headers.get(b"content-type", b"").decode("latin-1").strip().lower()
+
+    def _part_data(self, data, start, end):
+        if self._in_file and self.error is None:
+            self.data += data[start:end]
+            if len(self.data) > self.limit:
+                self.error = UploadError(413, f"upload too large: over {self.limit / MB:g} MB")
+
+    def _part_end(self):
+        self._in_file = False
+
+    def write(self, chunk: bytes) -> None:
+        try:
+            self.parser.write(chunk)
+        except Exception as e:  # python_multipart's own errors on malformed forms
+            raise UploadError(400, f"malformed multipart form: {e}") from e
+        if self.error:
+            raise self.error
+
+
+def _allowed_image_type(content_type: str) -> bool:
+    return content_type.startswith("image/") or content_type in ("", "application/octet-stream")
+
+
+async def read_image_bytes(request, max_upload: int) -> bytes:
+    """The uploaded image from a multipart form (field ``file``) or a raw ``image/*`` body,
+    read chunk by chunk and refused as soon as it passes ``max_upload`` bytes."""
+    ctype, options = parse_options_header(request.headers.get("content-type", ""))
+    ctype = ctype.decode("latin-1").lower()
+    if ctype == "multipart/form-data":
+        if not options.get(b"boundary"):
+            raise UploadError(400, "multipart form without a boundary")
+        form, body_limit = _FormFile(options[b"boundary"], max_upload), max_upload + MULTIPART_SLACK
+    elif ctype.startswith("image/"):
+        form, body_limit = None, max_upload
+    else:
+        raise UploadError(415, f"unsupported content type {ctype or '(none)'!r}: send the image as the "
+                               "multipart/form-data field 'file' or as the body with an image/* type")
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > body_limit:
+        raise UploadError(413, f"upload too large: {int(length) / MB:.1f} MB, the limit is {max_upload / MB:g} MB")
+    raw, total = bytearray(), 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > body_limit:
+            raise UploadError(413, f"upload too large: over {max_upload / MB:g} MB")
+        if form is None:
+            raw += chunk
+        else:
+            form.write(chunk)
+    if form is None:
+        return bytes(raw)
+    form.parser.finalize()
+    if form.data is None:
+        raise UploadError(400, "no 'file' field in the form")
+    if not _allowed_image_type(form.content_type):
+        raise UploadError(415, f"the uploaded file has content type {form.content_type!r}, not an image")
+    return bytes(form.data)
+
+
+def _extension(data: bytes) -> str:
+    for magic, ext in ((b"\x89PNG", ".png"), (b"\xff\xd8", ".jpg"), (b"GIF8", ".gif"), (b"BM", ".bmp"),
+                       (b"RIFF", ".webp"), (b"II*\x00", ".tif"), (b"MM\x00*", ".tif")):
+        if data.startswith(magic):
+            return ext
+    return ".img"
+
+
+# --------------------------------------------------------------------------- the app
+
+
+class FaceOut(BaseModel):
+    box: list[int]
+    emotion: str
+    probability: float
+    probabilities: dict[str, float]
+
+
+class PredictOut(BaseModel):
+    model: str
+    faces: list[FaceOut]
+    width: int
+    height: int
+    time_ms: float
+
+
+class ErrorOut(BaseModel):
+    error: str
+
+
+def create_app(models: dict[str, str | Path] | None = None, max_upload: int = MAX_UPLOAD,
+               max_pixels: float = MAX_PIXELS, upload_dir: str | Path | None = None):
+    """The FastAPI app serving ``models`` (name -> what ``load_classifier`` takes: a CNN folder,
+    a ``.joblib`` SVM, ``'svm'``; default :func:`default_models`); the first is the default.
+    Models are loaded (and compiled) here, once."""
+
+    models = default_models() if models is None else dict(models)
+    if not models:
+        raise EmojaxError("no model to serve")
+    predictors: dict[str, Predictor] = {}
+    for name, model in models.items():
+        p = Predictor(model)
+        p.classifier.predict_proba(np.zeros((1, 48, 48), np.uint8))  # compile now, not on the first request
+        predictors[name] = p
+    face.face_landmarks(np.zeros((48, 48), np.uint8), [(0, 0, 47, 47)])  # and load dlib's models
+    predictors[next(iter(predictors))].predict(np.zeros((64, 64, 3), np.uint8))
+    default = next(iter(predictors))
+    pages = {name: (STATIC / name).read_bytes() for name in ("index.html", *STATIC_FILES)}
+    upload_dir = Path(upload_dir) if upload_dir else None
+    if upload_dir:
+        upload_dir.mkdir(parents=True, exist_ok=True)
+    busy = threading.BoundedSemaphore(max(2, os.cpu_count() or 1))
+
+    errors = {code: {"model": ErrorOut, "description": what} for code, what in (
+        (400, "not a decodable image, a malformed form or an unknown model"),
+        (413, "upload over the size limit, or an image with too many pixels"),
+        (415, "neither a multipart form nor an image/* body"))}
+
+    app = FastAPI(title="emojax", version="0.1.0",
+                  description="Facial-expression recognition: dlib face alignment and a Flax CNN "
+                              "(or the HOG+SVM baseline). The page at / uploads photos or webcam frames.")
+
+    @app.exception_handler(UploadError)
+    async def _upload_error(request, exc: UploadError):
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request, exc: HTTPException):
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _internal_error(request, exc: Exception):  # the traceback still goes to the log
+        return JSONResponse({"error": f"internal error: {type(exc).__name__}"}, status_code=500)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        return JSONResponse({"error": f"invalid request: {where}: {first.get('msg', 'invalid')}"}, status_code=422)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index():
+        return HTMLResponse(pages["index.html"])
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str):
+        if name not in STATIC_FILES:  # a fixed list: the client's name never reaches the file system
+            raise HTTPException(404, f"no static file {name!r}")
+        return Response(pages[name], media_type=STATIC_FILES[name], headers={"Cache-Control": "no-cache"})
+
+    @app.get("/api/health")
+    def health():
+        return {"status": "ok", "models": list(predictors)}
+
+    @app.get("/api/models")
+    def list_models():
+        return {"default": default, "models": [
+            {"name": n, "classes": list(p.classes), "kind": type(p.classifier).__name__}
+            for n, p in predictors.items()]}
+
+    # one Predictor per (model, upsample), sharing the loaded classifier
+    variants = {(n, k): p if k == p.upsample else Predictor(p.classifier, upsample=k)
+                for n, p in predictors.items() for k in UPSAMPLE}
+
+    def process(data: bytes, name: str, upsample: int) -> dict:
+        t0 = time.perf_counter()
+        with busy:
+            image = decode_image(data, max_pixels)
+            faces = variants[name, upsample].predict(image)  # emojax.face: a detector per thread
+        if upload_dir:
+            with atomic_path(upload_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:12]}"
+                                          f"{_extension(data)}") as tmp:
+                tmp.write_bytes(data)
+        return {"model": name, "faces": [f.to_dict() for f in faces], "width": int(image.shape[1]),
+                "height": int(image.shape[0]), "time_ms": round(1000 * (time.perf_counter() - t0), 1)}
+
+    @app.post("/api/predict", response_model=PredictOut, responses=errors, openapi_extra={"requestBody": {
+        "required": True, "content": {
+            "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+                "file": {"type": "string", "format": "binary"}}}},
+            "image/*": {"schema": {"type": "string", "format": "binary"}}}}})
+    async def predict(request: Request, model: str | None = Query(
+            None, description="a name from /api/models; default: the first"),
+            upsample: int = Query(1, ge=min(UPSAMPLE), le=max(UPSAMPLE), description=(
+                "face detection on the image doubled this many times: 1 (default, as `emojax.predict`) "
+                "finds faces down to about 40 px; 0 (as `emojax.live`, the webcam page) is 3-4x faster "
+                "and finds faces from about 80 px"))):
+        """Faces, their boxes and emotion probabilities in one image (multipart field ``file``,
+        or the raw body with an image/* content type)."""
+        name = model or default
+        if name not in predictors:
+            raise UploadError(400, f"unknown model {name!r}: choose one of {', '.join(predictors)}")
+        data = await read_image_bytes(request, max_upload)
+        return await run_in_threadpool(process, data, name, upsample)
+
+    return app
+
+
+@contextlib.contextmanager
+def running(app, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a background thread; yields its base URL
+    (``port=0``: a free port). For tests, benchmarks and screenshots."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.02)
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def parse_models(specs: list[str] | None) -> dict[str, str] | None:
+    """``--model`` values (``NAME=PATH`` or ``PATH``) -> {name: path}; ``None`` for the default."""
+    if not specs:
+        return None
+    out: dict[str, str] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            path = spec
+            p = Path(spec.rstrip("/"))
+            name = "svm" if spec == "svm" else (p.stem if p.suffix == ".joblib" else p.name) or "model"
+        if not name or not path:
+            raise EmojaxError(f"--model {spec!r}: use NAME=PATH or PATH")
+        if name in out:
+            raise EmojaxError(f"two models are called {name!r}: name them with --model NAME=PATH")
+        out[name] = path
+    return out
+
+
+def _check_port(host: str, port: int) -> None:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise EmojaxError(f"cannot resolve --host {host}: {e.strerror}") from e
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+        except OSError as e:
+            raise EmojaxError(f"cannot listen on {host}:{port}: {e.strerror}") from e
+
+
+def app_from_env():
+    """The app for each ``--workers`` process: its settings come in $EMOJAX_SERVE (JSON)."""
+    return create_app(**json.loads(os.environ["EMOJAX_SERVE"]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m emojax.serve", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", metavar="NAME=PATH",
+                        help="a model to serve (repeatable): a CNN folder, a .joblib SVM or 'svm'; "
+                             "the first is the default (default: cnn=results/model and svm)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="default 8000")
+    parser.add_argument("--save-uploads", metavar="DIR", help="keep every decodable upload in DIR (default: keep none)")
+    parser.add_argument("--max-upload-mb", type=float, default=MAX_UPLOAD / MB, help="default 10")
+    parser.add_argument("--max-pixels", type=float, default=MAX_PIXELS, help="default 50e6")
+    parser.add_argument("--workers", type=int, default=1, help="server processes, each with its own models (default 1)")
+    args = parser.parse_args(argv)
+    if args.workers < 1 or not 0 < args.port < 65536 or args.max_upload_mb <= 0 or args.max_pixels <= 0:
+        raise EmojaxError("--workers, --port, --max-upload-mb and --max-pixels must be positive (port < 65536)")
+    import uvicorn
+
+    models = parse_models(args.model)
+    for name, path in (models or {}).items():
+        if path != "svm" and not Path(path).exists():
+            raise EmojaxError(f"--model {name}: no model at {path}")
+    settings = {"models": models, "max_upload": int(args.max_upload_mb * MB), "max_pixels": args.max_pixels,
+                "upload_dir": args.save_uploads}
+    _check_port(args.host, args.port)
+    print(f"emojax: http://{args.host}:{args.port}/  (API docs at /docs)", file=sys.stderr, flush=True)
+    if args.workers == 1:
+        uvicorn.run(create_app(**settings), host=args.host, port=args.port, log_level="info")
+    else:
+        os.environ["EMOJAX_SERVE"] = json.dumps(settings)
+        uvicorn.run("emojax.serve:app_from_env", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level="info")
+    return 0
+
+
+def cli() -> None:
+    run(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,89 @@
+"""The web page in a real browser: Debian's chromium + chromium-driver driven by selenium.
+
+Upload flow: angry_man.jpg is chosen in the file input; one face, its emotion and its bar appear.
+Webcam flow: Chromium's fake camera plays a .y4m clip made from the same photo (on the left for
+2 s, then on the right, looping); predictions appear, the log prints ``HH:MM:SS : Angry , 83%``
+lines and the box follows the face. Skipped, with the reason, where chromium, chromedriver or
+selenium are absent (.ci/run installs them with apt)."""
+from __future__ import annotations
+
+import re
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import SHARED
+from experiments.web_screenshots import browser_missing, chromium, upload, wait, webcam, webcam_video
+
+ANGRY = SHARED / "faces" / "angry_man.jpg"
+
+_missing = browser_missing()
+pytestmark = pytest.mark.skipif(_missing is not None, reason=_missing or "")
+
+
+@pytest.fixture(scope="module")
+def url():
+    pytest.importorskip("fastapi")
+    from emojax import serve
+    from emojax.pipeline import DEFAULT_MODEL
+
+    if not DEFAULT_MODEL.exists():
+        pytest.skip(f"the shipped CNN is absent ({DEFAULT_MODEL})")
+    with serve.running(serve.create_app({"cnn": DEFAULT_MODEL})) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    if not ANGRY.exists():
+        pytest.skip(f"test photo not found at {ANGRY}")
+    video = webcam_video(tmp_path_factory.mktemp("cam") / "angry.y4m", ANGRY)
+    with chromium(video) as d:
+        yield d
+
+
+def test_upload_flow(driver, url, tmp_path):
+    [f] = upload(driver, url, ANGRY)
+    assert f["emotion"] == "angry"
+    assert f["bars"]["angry"] == max(f["bars"].values()) > 10  # pixels: the bar is drawn
+    assert len(f["bars"]) == 7
+    status = driver.find_element("id", "status").text
+    assert status.startswith("1 face in 425x521"), status
+    # no face, then a file that is not an image: said on the page
+    grey = tmp_path / "grey.png"
+    cv2.imwrite(str(grey), np.full((240, 320, 3), 128, np.uint8))
+    assert upload(driver, url, grey) == []
+    assert "No face" in driver.find_element("id", "faces").text
+    junk = tmp_path / "junk.jpg"
+    junk.write_bytes(b"this is not a photo")
+    driver.find_element("id", "file").send_keys(str(junk))
+    assert wait(driver, "document.getElementById('status').classList.contains('error')", 20)
+    assert "not an image" in driver.find_element("id", "status").text
+
+
+def test_webcam_flow(driver, url):
+    cam = webcam(driver, url, frames=8, timeout=60)
+    faces = cam["last"]["faces"]
+    assert cam["last"]["width"] == 640 and cam["last"]["height"] == 480
+    assert len(faces) == 1 and faces[0]["emotion"] == "angry"
+    assert cam["faces"][0]["emotion"] == "angry"
+    # one line a second, like `python -m emojax.live` (the camera's very first frame may be blank)
+    line = re.compile(r"\d\d:\d\d:\d\d : (Angry , \d{1,3}%|no face)")
+    assert cam["log"] and all(line.fullmatch(x) for x in cam["log"]), cam["log"]
+    # the stream goes on and the box follows the face from one side of the frame to the other
+    first_left, frames = faces[0]["box"][0], cam["frames"]
+    deadline = time.monotonic() + 20
+    moved = False
+    while time.monotonic() < deadline and not moved:
+        last = driver.execute_script("return window.emojax.last")
+        moved = bool(last["faces"]) and abs(last["faces"][0]["box"][0] - first_left) > 100
+        time.sleep(0.2)
+    assert moved
+    assert driver.execute_script("return window.emojax.drawn") > frames
+    log = driver.find_element("id", "log").text.splitlines()
+    assert re.fullmatch(r"\d\d:\d\d:\d\d : Angry , \d{1,3}%", log[-1]) and len(log) >= 2, log
+    fps = driver.execute_script("return window.emojax.fps")
+    print(f"webcam page: {fps:.1f} frames/s")
+    driver.find_element("id", "cam-toggle").click()  # stop
