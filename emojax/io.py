@@ -7,9 +7,12 @@ exit status 2 instead of a traceback.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -18,8 +21,17 @@ class EmojaxError(Exception):
     """An error caused by the user's input or environment, reported as one line."""
 
 
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM (kill, systemd, docker stop) stops a command like Ctrl-C
+
+
 def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
-    """Call ``main(argv)`` and turn user-facing errors into ``error: ...`` and exit 2."""
+    """Call ``main(argv)`` and turn user-facing errors into ``error: ...`` and exit 2.
+
+    SIGTERM is handled like Ctrl-C, so a command that writes progressively (a video being
+    saved, training between checkpoints) finalises or cleans up the same way for both."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         code = main(argv)
     except KeyboardInterrupt:
@@ -40,7 +52,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    _remove_stale(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.{os.getpid()}.", suffix=path.suffix)
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
@@ -51,6 +64,21 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _remove_stale(path: Path) -> None:
+    """Delete temporaries that a killed writer of ``path`` left (SIGKILL leaves no chance to
+    clean up): their name holds the writer's process id, and that process is gone."""
+    for tmp in path.parent.glob(f".{glob.escape(path.stem)}.*{glob.escape(path.suffix)}"):
+        pid = tmp.name[len(path.stem) + 2:].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # alive, someone else's
 
 
 def check_out_dir(path: str | os.PathLike | None, flag: str = "--out") -> Path | None:

@@ -9,7 +9,10 @@ and ``weights/`` (an orbax checkpoint of ``params`` and ``batch_stats``).
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
@@ -238,16 +241,62 @@ def save(folder: str | Path, name: str, kwargs: dict, classes: Sequence[str], va
         tmp.write_text(json.dumps(meta, indent=2))
 
 
+def read_meta(folder: str | Path) -> dict:
+    """``model.json`` of a saved model, validated: a dict with ``model`` (a registered
+    architecture), ``kwargs`` (a dict) and ``classes`` (a list of names)."""
+    folder = Path(folder)
+    path = folder / "model.json"
+    if not path.is_file():
+        raise EmojaxError(f"{folder} is not a saved emojax model (no model.json)")
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise EmojaxError(f"{path} is damaged (not valid JSON: {e})") from None
+    if not isinstance(meta, dict):
+        raise EmojaxError(f"{path} is damaged (not a JSON object)")
+    missing = [k for k in ("model", "kwargs", "classes") if k not in meta]
+    if missing:
+        raise EmojaxError(f"{path} is damaged (missing {', '.join(missing)})")
+    if meta["model"] not in MODELS:
+        raise EmojaxError(f"{path}: unknown model {meta['model']!r} (known: {', '.join(MODELS)})")
+    if not isinstance(meta["kwargs"], dict):
+        raise EmojaxError(f"{path} is damaged (kwargs is not an object)")
+    classes = meta["classes"]
+    if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+        raise EmojaxError(f"{path} is damaged (classes must be a list of at least two names)")
+    return meta
+
+
 def load(folder: str | Path) -> tuple[nn.Module, dict, dict]:
-    """Load a saved model: returns (module, variables, meta from model.json)."""
+    """Load a saved model: returns (module, variables, meta from model.json). Every way a
+    folder can be damaged (JSON, keys, architecture, keywords, weights that do not fit, a
+    truncated orbax file) is one :class:`EmojaxError` naming the folder and the problem."""
     import orbax.checkpoint as ocp
 
     folder = Path(folder).absolute()
-    if not (folder / "model.json").exists() or not (folder / "weights").is_dir():
-        raise EmojaxError(f"{folder} is not a saved emojax model (no model.json and weights/)")
-    meta = json.loads((folder / "model.json").read_text())
-    model = create(meta["model"], len(meta["classes"]), **meta["kwargs"])
-    abstract = jax.eval_shape(lambda: init(model))
-    with ocp.StandardCheckpointer() as ckptr:
-        variables = ckptr.restore(folder / "weights", abstract)
+    meta = read_meta(folder)
+    if not (folder / "weights").is_dir():
+        raise EmojaxError(f"{folder} is not a saved emojax model (no weights/)")
+    try:
+        model = create(meta["model"], len(meta["classes"]), **meta["kwargs"])
+        abstract = jax.eval_shape(lambda: init(model))
+    except (TypeError, ValueError) as e:
+        raise EmojaxError(f"{folder}/model.json: bad model settings ({str(e).splitlines()[0]})") from None
+    # A damaged file fails one of orbax's parallel reads; the others then report into an event
+    # loop that is closing and print tracebacks of their own. Those are noise after our one
+    # error: they go to a buffer, given a moment to arrive, and are dropped.
+    noise = io.StringIO()
+    with contextlib.redirect_stderr(noise):
+        try:
+            with ocp.StandardCheckpointer() as ckptr:
+                variables = ckptr.restore(folder / "weights", abstract)
+        except Exception as e:  # orbax/tensorstore raise many kinds for damaged or mismatched files
+            time.sleep(0.5)
+            msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            raise EmojaxError(f"{folder}/weights: cannot be read or do not fit the architecture "
+                              f"in model.json ({msg})") from None
+    got = jax.tree_util.tree_map(np.shape, variables)
+    want = jax.tree_util.tree_map(lambda a: a.shape, abstract)
+    if got != want:
+        raise EmojaxError(f"{folder}/weights do not match the architecture in model.json")
     return model, variables, meta
