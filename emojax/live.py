@@ -3,6 +3,7 @@
     python -m emojax.live                          # default webcam (--camera N for another)
     python -m emojax.live --video clip.mp4 --save annotated.mp4
     python -m emojax.live --show                   # window with boxes, bars and FPS; q or Esc quits
+    python -m emojax.live --collect me/ --label happy   # also save the face crops for personal fine-tuning
 
 Printed lines (stdout), for every face at least once per ``--every`` seconds::
 
@@ -28,6 +29,14 @@ Each track's probabilities are an exponential moving average: the old value keep
 ``--smoothing`` per 1/30 s of video or wall time (so the same setting behaves alike at
 any frame rate), which stops labels from flickering without lagging by more than a fraction
 of a second.
+
+Capture (``--collect DIR --label EMOTION``): each tracked face's aligned 48x48 crop (the
+one the classifier sees) is saved as ``DIR/EMOTION_NNNNN.png``, at most ``--collect-rate``
+per face per second (video time for a file, wall time for a camera), and a row
+``file,emotion`` is appended to ``DIR/label.csv``: the folder ``experiments/personalize.py
+--images DIR`` and ``photoset.read`` take. Existing crops are never overwritten (numbering
+continues after them) and every file is written to a temporary name and renamed, so a
+reader never sees a half-written PNG or CSV.
 
 Exit status: 0 when the video ends, after ``--max-frames``, on q/Esc in the window, or on
 Ctrl-C (the usual way to stop a camera: ``--save`` is finalized with the frames handled so
@@ -236,6 +245,53 @@ def open_writer(path: Path, fps: float, shape: tuple[int, ...]) -> cv2.VideoWrit
     return writer
 
 
+class Collector:
+    """Saves tracked faces' crops and their label for personal fine-tuning (``--collect``)."""
+
+    def __init__(self, folder: Path, label: str, rate: float = 2.0):
+        from emojax.photoset import emotion_name
+
+        emotion = emotion_name(label)
+        if emotion is None:
+            raise EmojaxError(f"unknown emotion {label!r} for --label (angry, disgust, fear, happy, sad, surprise "
+                              f"or neutral)")
+        self.folder, self.emotion, self.period = Path(folder), emotion, 1.0 / rate
+        if self.folder.exists() and not self.folder.is_dir():
+            raise EmojaxError(f"--collect {folder} is a file, not a folder")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.csv = self.folder / "label.csv"
+        self.text = self.csv.read_text(encoding="utf-8") if self.csv.exists() else "file,emotion\n"
+        header = self.text.splitlines()[0].replace(" ", "").lower().split(",") if self.text.strip() else []
+        if header[:2] != ["file", "emotion"]:
+            raise EmojaxError(f"{self.csv} exists and does not start with the header file,emotion; "
+                              f"use another --collect folder")
+        if not self.text.endswith("\n"):
+            self.text += "\n"
+        self.last: dict[int, float] = {}  # track id -> time of its last saved crop
+        self.number, self.saved = 0, 0
+
+    def add(self, tracks: list[Track], t: float) -> None:
+        rows = []
+        for tr in tracks:
+            if t - self.last.get(tr.id, -np.inf) < self.period:
+                continue
+            while (self.folder / f"{self.emotion}_{self.number:05d}.png").exists():
+                self.number += 1  # never overwrite an earlier session's crop
+            path = self.folder / f"{self.emotion}_{self.number:05d}.png"
+            ok, png = cv2.imencode(".png", tr.crop)
+            if not ok:
+                raise EmojaxError(f"cannot encode a crop as PNG for {path}")
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(png.tobytes())
+            self.last[tr.id] = t
+            rows.append(f"{path.name},{self.emotion}\n")
+        if rows:  # the whole CSV again, renamed into place: a reader never sees half a row
+            self.text += "".join(rows)
+            with atomic_path(self.csv) as tmp:
+                tmp.write_text(self.text, encoding="utf-8")
+            self.saved += len(rows)
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -274,6 +330,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="times the detector doubles its frame: each finds faces half as wide at about 4x the "
                          "cost (default: %(default)s; at 0 faces narrower than about 55 px at --detect-width "
                          "are missed)")
+    ap.add_argument("--collect", type=Path, metavar="DIR",
+                    help="save each tracked face's 48x48 crop as a PNG in DIR and its --label in DIR/label.csv "
+                         "(material for experiments/personalize.py --images DIR)")
+    ap.add_argument("--label", metavar="EMOTION", help="the expression being posed, with --collect (e.g. happy)")
+    ap.add_argument("--collect-rate", type=float, default=2.0, metavar="N",
+                    help="crops saved per face per second at most, with --collect (default: %(default)s)")
     ap.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (for tests)")
     args = ap.parse_args(argv)
     if args.every <= 0:
@@ -284,6 +346,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         ap.error("--detect-every must be >= 1, --detect-width >= 80 and --upsample >= 0")
     if args.max_frames is not None and args.max_frames < 1:
         ap.error("--max-frames must be >= 1")
+    if (args.collect is None) != (args.label is None):
+        ap.error("--collect DIR and --label EMOTION go together")
+    if args.collect_rate <= 0:
+        ap.error("--collect-rate must be positive")
     return args
 
 
@@ -296,12 +362,13 @@ def main(argv: list[str] | None = None) -> int:
     # OPENCV_FFMPEG_LOGLEVEL=24 to see its warnings); this must precede the first VideoCapture.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     camera = args.video is None
+    collector = Collector(args.collect, args.label, args.collect_rate) if args.collect else None
     cap = open_source(args.camera, args.video)
     try:
         tracker = FaceTracker(load_classifier(args.model), args.smoothing, args.detect_every,
                               args.detect_width, args.upsample)
         with (atomic_path(args.save) if args.save else contextlib.nullcontext()) as out:
-            problem = _loop(cap, tracker, args, camera, out)
+            problem = _loop(cap, tracker, args, camera, out, collector)
     finally:
         cap.release()
         if args.show:
@@ -312,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _loop(cap: cv2.VideoCapture, tracker: FaceTracker, args: argparse.Namespace, camera: bool,
-          out: Path | None) -> str | None:
+          out: Path | None, collector: Collector | None = None) -> str | None:
     """Read, track, print, draw and save until the input ends; returns an error to report, if any."""
     fps = cap.get(cv2.CAP_PROP_FPS)
     fps = fps if 0 < fps < 1000 else 30.0
@@ -335,11 +402,13 @@ def _loop(cap: cv2.VideoCapture, tracker: FaceTracker, args: argparse.Namespace,
             if not camera and t <= 0 and frames:  # a backend without timestamps
                 t = frames / fps
             tracks = tracker.step(frame, t)
+            if collector is not None:
+                collector.add(tracks, t)
             stamps.append(time.perf_counter())
             if args.show or out:
                 rate = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else None
                 image = annotate(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), tracker.predictions(frame.shape), rate,
-                                 ids=[tr.id for tr in tracker.tracks])
+                                 ids=[tr.id for tr in tracker.tracks], legend=False)
             if out:
                 if writer is None:
                     writer = open_writer(out, fps, frame.shape)
@@ -362,6 +431,8 @@ def _loop(cap: cv2.VideoCapture, tracker: FaceTracker, args: argparse.Namespace,
             writer.release()
     elapsed = time.perf_counter() - wall0
     print(f"{frames} frames in {elapsed:.1f} s ({frames / max(elapsed, 1e-9):.1f} FPS)", file=sys.stderr)
+    if collector is not None:
+        print(f"saved {collector.saved} crops labelled {collector.emotion} in {collector.folder}", file=sys.stderr)
     return None
 
 

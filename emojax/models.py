@@ -200,20 +200,29 @@ def param_count(params) -> int:
     return int(sum(np.prod(p.shape) for p in jax.tree_util.tree_leaves(params)))
 
 
-def architecture_table(model: nn.Module) -> str:
-    """Layer table (call order) with output shapes and parameter counts."""
-    x = jnp.zeros((1, 48, 48, 1))
-    variables = jax.eval_shape(lambda: init(model))  # shapes only: nothing is computed
-    (out, state) = jax.eval_shape(lambda v: model.apply(v, x, capture_intermediates=True,
-                                                       mutable=["intermediates"]), variables)
+def architecture_table(model: nn.Module, input_shape: tuple[int, ...] = (1, 48, 48, 1)) -> str:
+    """Layer table in the order the data flows through the layers, with output shapes and
+    parameter counts (shapes only: nothing is computed)."""
+    x = jnp.zeros(input_shape)
+    variables = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), x))
+    order: list[tuple[str, tuple]] = []
+
+    def record(next_fun, args, kwargs, context):
+        out = next_fun(*args, **kwargs)
+        if context.method_name == "__call__" and len(context.module.path) == 1:  # a layer of the model
+            order.append((context.module.name, out.shape[1:]))
+        return out
+
+    def forward(v):
+        with nn.intercept_methods(record):
+            return model.apply(v, x)
+
+    out = jax.eval_shape(forward, variables)
     rows = [("layer", "output shape", "parameters")]
-    for name, v in state["intermediates"].items():
-        if name == "__call__":
-            continue
+    for name, shape in order:
         n = param_count(variables["params"].get(name, {}))
-        rows.append((name, "x".join(map(str, v["__call__"][0].shape[1:])), f"{n:,}"))
-    rows.append(("total", "x".join(map(str, out.shape[1:])),
-                 f"{param_count(variables['params']):,}"))
+        rows.append((name, "x".join(map(str, shape)), f"{n:,}"))
+    rows.append(("total", "x".join(map(str, out.shape[1:])), f"{param_count(variables['params']):,}"))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}" for r in rows) + "\n"
 

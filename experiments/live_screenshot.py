@@ -38,12 +38,12 @@ from emojax.live import WINDOW
 REPO = Path(__file__).resolve().parents[1]
 
 
-def astronaut_video(path: Path, seconds: int = 20, fps: int = 10) -> Path:
+def astronaut_video(path: Path, seconds: int = 20, fps: int = 10, fourcc: str = "MJPG") -> Path:
     """A 640x480 MJPG clip of the astronaut's head and shoulders, gently rocking and drifting."""
     from skimage import data
 
     base = cv2.resize(data.astronaut()[:300, 56:456], (640, 480), interpolation=cv2.INTER_AREA)[:, :, ::-1]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (640, 480))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (640, 480))
     for i in range(seconds * fps):
         m = cv2.getRotationMatrix2D((320, 240), 4 * np.sin(2 * np.pi * i / 37), 1.0)
         m[:, 2] += 15 * np.sin(2 * np.pi * i / 23), 10 * np.sin(2 * np.pi * i / 29)
