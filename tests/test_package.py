@@ -4,6 +4,7 @@ face pipeline with a setuptools that no longer ships pkg_resources."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -68,3 +69,25 @@ def test_face_pipeline_without_pkg_resources(tmp_path):
     proc = _sh(sys.executable, "-c", code, PHOTO, cwd=tmp_path, env={"PYTHONPATH": str(REPO)})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "1"
+
+
+def test_front_door_lists_and_explains_every_subcommand(capsys):
+    from emojax import cli
+
+    assert cli.main(["--help"]) == 0
+    listing = capsys.readouterr().out
+    for name in cli.SUBCOMMANDS:
+        assert f"  {name} " in listing
+        with pytest.raises(SystemExit) as exit_:
+            cli.main([name, "--help"])
+        assert exit_.value.code == 0, name
+        text = capsys.readouterr().out
+        assert text.startswith("usage:") and "--help" in text, name
+        # every flag is explained: help text after it on its line, or on the lines below it
+        lines = text.splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith("  -"):
+                inline = len(re.split(r"\s{2,}", line.strip(), maxsplit=1)) == 2
+                below = i + 1 < len(lines) and lines[i + 1].startswith(" " * 8) \
+                    and not lines[i + 1].strip().startswith("-")
+                assert inline or below, f"{name}: {line.strip()} has no help"
