@@ -359,28 +359,24 @@ def load(path: str | os.PathLike | None = None, labels: str = "fer2013",
     skipped = dict(raw["skipped"])
     images, y, splits, targets = raw["images"], raw["labels"], raw["splits"], None
     classes = FER_CLASSES
-    if labels == "ferplus":
+    if labels not in ("fer2013", "ferplus"):
+        raise EmojaxError(f"unknown label set {labels!r}: choose fer2013 or ferplus")
+    if labels == "ferplus" or ferplus_soft:
         fp = Path(ferplus) if ferplus else src.with_name("fer2013new.csv")
         votes = read_ferplus_votes(fp)
         n_rows = int(raw["rows"].max()) + 1
         if len(votes) < n_rows:
             raise EmojaxError(f"{fp} has {len(votes):,} rows but {src} has at least {n_rows:,}")
-        keep, y, targets = ferplus_targets(votes[raw["rows"]])
+        keep, fp_labels, dist = ferplus_targets(votes[raw["rows"]])
+    if labels == "ferplus":
+        y, targets = fp_labels, dist
         if (~keep).any():
             skipped["FER+ unknown, not a face or no majority"] = int((~keep).sum())
         images, y, splits, targets = images[keep], y[keep], splits[keep], targets[keep]
         classes = FERPLUS_CLASSES
-    elif labels == "fer2013" and ferplus_soft:
-        fp = Path(ferplus) if ferplus else src.with_name("fer2013new.csv")
-        votes = read_ferplus_votes(fp)
-        n_rows = int(raw["rows"].max()) + 1
-        if len(votes) < n_rows:
-            raise EmojaxError(f"{fp} has {len(votes):,} rows but {src} has at least {n_rows:,}")
-        keep, _, dist = ferplus_targets(votes[raw["rows"]])
+    elif ferplus_soft:
         targets = np.eye(len(FER_CLASSES), dtype=np.float32)[np.maximum(y, 0)]
         targets[keep] = ferplus_as_fer(dist[keep])
-    elif labels != "fer2013":
-        raise EmojaxError(f"unknown label set {labels!r}: choose fer2013 or ferplus")
     part = {s: splits == i for i, s in enumerate(SPLITS)}
     sub = lambda m: Split(images[m], y[m], None if targets is None else targets[m])
     train, val, test = sub(part["Training"]), sub(part["PublicTest"]), sub(part["PrivateTest"])

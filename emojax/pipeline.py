@@ -117,11 +117,14 @@ class CNNClassifier:
 
 def load_classifier(model: str | Path | None = None, views: int = 1) -> Classifier:
     """``None`` -> the shipped CNN (results/model); ``'svm'`` -> the shipped HOG+SVM
-    baseline; a folder -> a saved CNN; a ``.joblib`` file -> a saved SVM."""
+    baseline; ``'pretrained'`` -> the dlib-ResNet model (results/pretrained); a folder -> a
+    saved CNN or pretrained-backbone model (as its model.json says); a ``.joblib`` -> an SVM."""
     if model is None:
         model = DEFAULT_MODEL
     if str(model) == "svm":
         model = DEFAULT_SVM
+    if str(model) == "pretrained":
+        model = shipped("pretrained")
     path = Path(model)
     if not path.exists():
         raise EmojaxError(f"no model at {path} (train one with experiments/train_cnn.py or train_svm.py)")
@@ -129,6 +132,10 @@ def load_classifier(model: str | Path | None = None, views: int = 1) -> Classifi
         from emojax.baseline import HogSVM
 
         return HogSVM.load(path)
+    from emojax import pretrained
+
+    if pretrained.is_pretrained_folder(path):
+        return pretrained.PretrainedClassifier.load(path)
     return CNNClassifier(path, views=views)
 
 

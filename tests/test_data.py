@@ -230,3 +230,22 @@ def test_pack_and_unpack_are_lossless(small_csv, tmp_path):
     assert_clean_error(run_cli("experiments/pack_fer2013.py", "unpack", str(tmp_path / "garbage.npz"),
                                str(tmp_path / "out.csv")))
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_ferplus_votes_as_soft_targets_for_fer2013(fer_path):
+    """FER2013's images and labels with FER+'s votes over the 7 FER2013 classes as targets
+    (contempt counted as disgust; the one-hot label where FER+ drops the row)."""
+    if not (fer_path.parent / "fer2013new.csv").exists():
+        pytest.skip("fer2013new.csv not found beside FER2013")
+    plain = data.load(fer_path, verbose=False)
+    ds = data.load(fer_path, ferplus_soft=True, verbose=False)
+    assert len(ds.train) == len(plain.train) and (ds.train.labels == plain.train.labels).all()
+    t = ds.train.targets
+    assert t.shape == (len(ds.train), 7) and np.allclose(t.sum(1), 1, atol=1e-5)
+    agree = (t.argmax(1) == ds.train.labels).mean()
+    assert 0.6 < agree < 0.9  # FER+ relabelled many faces: cleaner, not the same
+    dist = np.zeros((1, 8), np.float32)
+    dist[0, data.FERPLUS_CLASSES.index("contempt")] = 0.5
+    dist[0, data.FERPLUS_CLASSES.index("happy")] = 0.5
+    fer = data.ferplus_as_fer(dist)[0]
+    assert fer[data.FER_CLASSES.index("disgust")] == 0.5 and fer[data.FER_CLASSES.index("happy")] == 0.5
