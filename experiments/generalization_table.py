@@ -1,0 +1,73 @@
+"""Generalization runs table: for each saved model, clean PublicTest (one view), the
+corruption benchmark on PublicTest, and a labelled photo set (JAFFE) through the whole face
+pipeline, per class. PrivateTest is not looked at: this table is for choosing.
+
+    python experiments/generalization_table.py results/model runs/robust1 \
+        --data ../shared/data/fer2013.csv.gz --photos ../shared/data/jaffe \
+        --out results/generalization/runs.md
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from emojax import data as data_lib
+from emojax import photoset, robustness
+from emojax.io import atomic_path, run
+from emojax.pipeline import load_classifier
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("models", nargs="+", help="saved model folders")
+    p.add_argument("--data", help="FER2013 (default: $EMOJAX_DATA, then data/)")
+    p.add_argument("--photos", required=True, help="labelled photo set (e.g. JAFFE)")
+    p.add_argument("--limit", type=int, help="first N PublicTest images only (quick checks)")
+    p.add_argument("--out", help="Markdown file to write (a .json with every figure goes beside it)")
+    args = p.parse_args(argv)
+    ds = data_lib.load(args.data, verbose=False)
+    val = data_lib.require(ds.val, "validation (PublicTest)")
+    if args.limit:
+        val = val.subset(slice(0, args.limit))
+    photos = photoset.read(args.photos)
+    crops, found = photoset.crops(photos, progress=True)
+    rows = []
+    for folder in args.models:
+        clf = load_classifier(folder)  # one view: what predict, live and serve use
+        bench = robustness.benchmark(clf, val.images, val.labels, progress=True)
+        rep = photoset.evaluate(clf, photos, crops, found)
+        rows.append({"model": folder, "publictest": bench["clean"], "corruptions": bench,
+                     "photos": {"accuracy": rep["accuracy"],
+                                "recall": {c: m["recall"] for c, m in rep["per_class"].items()}}})
+        print(f"{folder}: PublicTest {100 * bench['clean']:.1f}%, worst mild "
+              f"{bench['worst_mild']} -{bench['mild'][bench['worst_mild']]['drop']:.1f}, "
+              f"photos {100 * rep['accuracy']:.1f}%", file=sys.stderr)
+    classes = list(rows[0]["photos"]["recall"])
+    mild = list(rows[0]["corruptions"]["mild"])
+    head = ["model", "PublicTest (1 view)", "worst mild drop", *[f"{n}" for n in mild],
+            f"{Path(args.photos).name}", *classes]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for r in rows:
+        c = r["corruptions"]
+        lines.append("| " + " | ".join([
+            f"`{r['model']}`", f"{100 * r['publictest']:.1f}%", f"{c['mild'][c['worst_mild']]['drop']:.1f} ({c['worst_mild']})",
+            *[f"{c['mild'][n]['drop']:+.1f}" for n in mild], f"{100 * r['photos']['accuracy']:.1f}%",
+            *[f"{100 * r['photos']['recall'][k]:.0f}" for k in classes]]) + " |")
+    text = ("Corruption columns: points lost against clean PublicTest (one view). Photo-set columns: "
+            "accuracy over every photo (no face found counts as wrong) and recall per class (%).\n\n"
+            + "\n".join(lines) + f"\n\n`python experiments/generalization_table.py {shlex.join(argv or sys.argv[1:])}`\n")
+    print(text)
+    if args.out:
+        out = Path(args.out)
+        with atomic_path(out) as tmp:
+            tmp.write_text(text)
+        with atomic_path(out.with_suffix(".json")) as tmp:
+            tmp.write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
