@@ -31,6 +31,7 @@ import urllib.parse
 import urllib.request
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -125,7 +126,7 @@ def _read_csv(path: Path):
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError,
-            EOFError, zipfile.BadZipFile) as e:
+            EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise EmojaxError(f"cannot read {path} as a CSV file: {str(e).splitlines()[0]}") from None
     df.columns = df.columns.str.strip()
     for col in df.columns:
@@ -139,7 +140,8 @@ def parse_pixels(pixels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = len(pixels)
     images = np.zeros((n, IMAGE_SIZE * IMAGE_SIZE), np.uint8)
     ok = np.zeros(n, bool)
-    non_numeric = np.asarray(pixels.str.contains(r"[^0-9\s]", regex=True))
+    # Only digits, spaces and tabs: Python's \s also takes control characters numpy does not.
+    non_numeric = np.asarray(pixels.str.contains(r"[^0-9 \t]", regex=True))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         for i, p in enumerate(pixels):
@@ -206,7 +208,8 @@ def _read_folder(root: Path) -> dict:
             d = root / sub / name
             files = sorted(f for f in d.glob("*") if f.suffix.lower() in _IMAGE_EXTS) if d.is_dir() else []
             for f in files:
-                img = cv2.imdecode(np.fromfile(f, np.uint8), cv2.IMREAD_GRAYSCALE)
+                buf = np.fromfile(f, np.uint8)
+                img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if buf.size else None
                 if img is None:
                     skipped["unreadable image"] = skipped.get("unreadable image", 0) + 1
                     continue

@@ -13,7 +13,7 @@ import numpy as np
 
 from emojax import data as data_lib
 from emojax import models
-from emojax.io import EmojaxError, atomic_path, run
+from emojax.io import EmojaxError, atomic_path, check_out_dir, non_negative_int, run
 from emojax.pipeline import VIEWS, predict_proba
 
 
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--photos", metavar="DIR",
                    help="a labelled photo set instead of the dataset: a folder per emotion, a CSV of "
                    "file,emotion (or DIR/label.csv), or JAFFE file names; faces not found count as wrong")
-    p.add_argument("--upsample", type=int, default=1,
+    p.add_argument("--upsample", type=non_negative_int, default=1,
                    help="with --photos: times the face detector upsamples each photo (default 1)")
     p.add_argument("--corruptions", action="store_true",
                    help="also score the split under the corruption benchmark (noise, JPEG, blur, contrast, "
@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="folder for the confusion matrix PNG and the JSON report "
                    "(default: the model folder)")
     args = p.parse_args(argv)
+    check_out_dir(args.out)
     from emojax.pipeline import CNNClassifier
 
     clf = CNNClassifier(args.model)

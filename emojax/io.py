@@ -37,7 +37,8 @@ def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None =
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         code = 130
-    except (EmojaxError, FileNotFoundError, PermissionError, IsADirectoryError) as e:
+    except (EmojaxError, FileNotFoundError, PermissionError, IsADirectoryError, FileExistsError,
+            NotADirectoryError) as e:
         msg = str(e) if isinstance(e, EmojaxError) else f"{e.strerror}: {e.filename}"
         print(f"error: {msg}", file=sys.stderr)
         code = 2
@@ -96,3 +97,24 @@ def check_out_dir(path: str | os.PathLike | None, flag: str = "--out") -> Path |
                 raise EmojaxError(f"{flag} {path}: no permission to write in {p}")
             break
     return path
+
+
+def _number(kind, low: float, strict: bool, what: str):
+    def parse(text: str):
+        import argparse
+
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if value < low or (strict and value == low) or value != value:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
+
+
+# argparse ``type=`` for counts and rates: a bad value is a usage error, before any work.
+positive_int = _number(int, 0, True, "a positive whole number")
+non_negative_int = _number(int, 0, False, "a whole number >= 0")
+positive_float = _number(float, 0.0, True, "a positive number")

@@ -60,7 +60,7 @@ import cv2
 import numpy as np
 
 from emojax import face
-from emojax.io import EmojaxError, atomic_path, run
+from emojax.io import EmojaxError, atomic_path, check_out_dir, run
 from emojax.pipeline import Classifier, FacePrediction, load_classifier
 from emojax.predict import annotate
 
@@ -355,6 +355,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.save:
+        check_out_dir(Path(args.save).absolute().parent, "--save")
     if args.show and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or
                                                                os.environ.get("WAYLAND_DISPLAY")):
         raise EmojaxError("--show needs a display, and DISPLAY is not set (use --save OUT.mp4 instead)")

@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from emojax.io import EmojaxError, atomic_path, check_out_dir, run
+from emojax.io import EmojaxError, atomic_path, check_out_dir, non_negative_int, positive_float, run
 from emojax.pipeline import FacePrediction, Predictor
 from emojax.video import VIDEO_EXTS
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -125,9 +125,9 @@ def main(argv: list[str] | None = None) -> int:
                     "videos: per face per --every seconds, with its time)")
     ap.add_argument("--out", metavar="DIR", help="videos: write DIR/<name>_emotions.csv and "
                     "DIR/<name>_timeline.png (each emotion's probability over time, per tracked face)")
-    ap.add_argument("--every", type=float, default=1.0, metavar="SECONDS",
+    ap.add_argument("--every", type=positive_float, default=1.0, metavar="SECONDS",
                     help="videos: one result per face every this many seconds of video (default 1)")
-    ap.add_argument("--upsample", type=int, default=1,
+    ap.add_argument("--upsample", type=non_negative_int, default=1,
                     help="times the face detector upsamples the image: finds smaller faces, slower")
     ap.add_argument("--detector", choices=("hog", "cnn"), default="hog",
                     help="face detector: dlib's HOG (fast, the default) or its MMOD CNN (finds turned and "

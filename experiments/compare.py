@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 
 from emojax import data as data_lib  # noqa: E402
 from emojax import evaluate  # noqa: E402
-from emojax.io import EmojaxError, atomic_path, run  # noqa: E402
+from emojax.io import EmojaxError, atomic_path, check_out_dir, positive_int, run  # noqa: E402
 from emojax.pipeline import DEFAULT_MODEL, DEFAULT_SVM, load_classifier, shipped  # noqa: E402
 
 
@@ -40,8 +40,8 @@ def parse_args(argv):
                    "left out when absent; 'none' leaves it out)")
     p.add_argument("--out", "--out-dir", dest="out_dir", default=str(ROOT / "results"),
                    help="folder for comparison.md and comparison.png (default: results/)")
-    p.add_argument("--limit", type=int, help="use only the first N PrivateTest images (quick checks)")
-    p.add_argument("--repeats", type=int, default=50,
+    p.add_argument("--limit", type=positive_int, help="use only the first N PrivateTest images (quick checks)")
+    p.add_argument("--repeats", type=positive_int, default=50,
                    help="single-crop calls timed per model; the median is reported (default: 50)")
     return p.parse_args(argv)
 
@@ -162,6 +162,7 @@ def plot(rows: list[dict], classes, path: Path) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    check_out_dir(args.out_dir, "--out")
     command = "python experiments/compare.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     ds = data_lib.load(args.data, verbose=False)
     test = data_lib.require(ds.test, "test (PrivateTest)")

@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:
 
 from emojax import attack, models  # noqa: E402
 from emojax import data as data_lib  # noqa: E402
-from emojax.io import EmojaxError, atomic_path, run  # noqa: E402
+from emojax.io import EmojaxError, atomic_path, check_out_dir, positive_int, run  # noqa: E402
 from emojax.pipeline import predict_proba  # noqa: E402
 from emojax.pipeline import DEFAULT_MODEL  # noqa: E402
 
@@ -68,7 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "[0, 1] scale: 8/255 (default) or 0.03; whole grey levels below it are searched")
     p.add_argument("--success-eps", type=eps_value, default=eps_value("4/255"),
                    help="budget of the targeted success rate over PrivateTest (default: 4/255)")
-    p.add_argument("--limit", type=int, help="use only the first N PrivateTest images (quick runs)")
+    p.add_argument("--limit", type=positive_int, help="use only the first N PrivateTest images (quick runs)")
     p.add_argument("--out", default=str(ROOT / "results" / "hack_cnn"),
                    help="output folder (default: results/hack_cnn)")
     args = p.parse_args(argv)
@@ -198,6 +198,7 @@ def finite(value: float) -> float | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    check_out_dir(args.out)
     t0 = time.time()
     out = Path(args.out)
     model, variables, meta = models.load(args.model)

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from emojax.io import EmojaxError, atomic_path, run  # noqa: E402
+from emojax.io import EmojaxError, atomic_path, check_out_dir, positive_float, positive_int, run  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -37,12 +37,15 @@ def main(argv=None) -> int:
                    help="folder for the fine-tuned model and personalize.json")
     p.add_argument("--variant", default="head", choices=personal.VARIANTS, help="which layers learn")
     p.add_argument("--holdout", type=float, default=0.3, help="fraction of each class held out for the report")
-    p.add_argument("--steps", "--epochs", dest="steps", type=int,
+    p.add_argument("--steps", "--epochs", dest="steps", type=positive_int,
                    help="training steps (default: the variant's, e.g. 150 for head)")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default: the variant's, e.g. 1e-3 for head)")
+    p.add_argument("--lr", type=positive_float, help="Adam learning rate (default: the variant's, e.g. 1e-3 for head)")
     p.add_argument("--fer", help="FER2013 CSV whose Training images the joint variant mixes in")
     p.add_argument("--seed", type=int, default=0, help="seed of the hold-out split, batches and augmentation")
     args = p.parse_args(argv)
+    if not 0 < args.holdout < 1:
+        p.error("--holdout must be a fraction between 0 and 1")
+    check_out_dir(args.out)
     from tqdm import tqdm
 
     from emojax import models

@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from emojax import data as data_lib  # noqa: E402
-from emojax.io import EmojaxError, run  # noqa: E402
+from emojax.io import EmojaxError, non_negative_int, positive_float, positive_int, run  # noqa: E402
 from emojax.train import train  # noqa: E402
 
 CONFIGS = sorted(p.stem for p in (ROOT / "experiments" / "configs").glob("[!_]*.py"))
@@ -40,12 +40,12 @@ def parse_args(argv):
                    "the vote distribution (the probability mode), probabilistic label drawing, or "
                    "multi-label (any emotion with at least 30%% of the votes counts as right)")
     p.add_argument("--out", help="run folder (default: results/<config>, results/demo for the demo set)")
-    p.add_argument("--epochs", type=int, help="maximum epochs (early stopping may end sooner)")
-    p.add_argument("--subset", type=int, help="train on the first N Training images only")
-    p.add_argument("--batch-size", type=int, help="global batch size (a multiple of the device count)")
-    p.add_argument("--lr", type=float, help="peak learning rate")
-    p.add_argument("--width", type=int, help="model width (channels of the first stage)")
-    p.add_argument("--patience", type=int, help="early stopping: epochs without a better PublicTest accuracy")
+    p.add_argument("--epochs", type=positive_int, help="maximum epochs (early stopping may end sooner)")
+    p.add_argument("--subset", type=positive_int, help="train on the first N Training images only")
+    p.add_argument("--batch-size", type=positive_int, help="global batch size (a multiple of the device count)")
+    p.add_argument("--lr", type=positive_float, help="peak learning rate")
+    p.add_argument("--width", type=positive_int, help="model width (channels of the first stage)")
+    p.add_argument("--patience", type=non_negative_int, help="early stopping: epochs without a better PublicTest accuracy")
     p.add_argument("--seed", type=int, help="random seed (initialisation, shuffling, augmentation)")
     p.add_argument("--init", help="start from this saved model folder (e.g. results/model): weights whose "
                    "names and shapes match are copied, the rest (an 8-class FER+ head) start fresh")

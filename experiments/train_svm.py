@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
 from emojax import data as data_lib  # noqa: E402
 from emojax import evaluate  # noqa: E402
 from emojax.baseline import HogSVM  # noqa: E402
-from emojax.io import EmojaxError, atomic_path, run  # noqa: E402
+from emojax.io import EmojaxError, atomic_path, check_out_dir, positive_float, positive_int, run  # noqa: E402
 
 
 def parse_args(argv):
@@ -36,19 +36,19 @@ def parse_args(argv):
     p.add_argument("--data", help="dataset: fer2013.csv[.gz], icml_face_data.csv, train.csv or an "
                    "image folder (default: $EMOJAX_DATA, then data/)")
     p.add_argument("--out", default=str(ROOT / "results" / "svm"), help="output folder (default: results/svm)")
-    p.add_argument("--C", type=float, nargs="+", default=[1.0, 2.0, 4.0],
+    p.add_argument("--C", type=positive_float, nargs="+", default=[1.0, 2.0, 4.0],
                    help="grid: LinearSVC regularisation, larger = less regularised and slower to fit "
                    "(default: %(default)s)")
-    p.add_argument("--gamma", type=float, nargs="+", default=[4e-4, 8e-4],
+    p.add_argument("--gamma", type=positive_float, nargs="+", default=[4e-4, 8e-4],
                    help="grid: RBF kernel width on the PCA features, exp(-gamma |x - y|^2) "
                    "(default: %(default)s)")
-    p.add_argument("--pca", type=int, nargs="+", default=[150], help="grid: PCA components (default: %(default)s)")
-    p.add_argument("--landmarks", type=int, default=2000,
+    p.add_argument("--pca", type=positive_int, nargs="+", default=[150], help="grid: PCA components (default: %(default)s)")
+    p.add_argument("--landmarks", type=positive_int, default=2000,
                    help="Nystroem landmarks: the kernel approximation's rank; the saved model grows "
                    "with it (default: %(default)s)")
-    p.add_argument("--cells", type=int, nargs="+", default=[6, 12],
+    p.add_argument("--cells", type=positive_int, nargs="+", default=[6, 12],
                    help="HOG cell sizes in pixels; the features of each are joined (default: %(default)s)")
-    p.add_argument("--subset", type=int, help="train on the first N Training images only (quick runs)")
+    p.add_argument("--subset", type=positive_int, help="train on the first N Training images only (quick runs)")
     p.add_argument("--seed", type=int, default=0, help="random seed (PCA, Nystroem landmarks, SVM)")
     return p.parse_args(argv)
 
@@ -59,6 +59,7 @@ def accuracy(model: HogSVM, split: data_lib.Split) -> float:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    check_out_dir(args.out)
     command = "python experiments/train_svm.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     ds = data_lib.load(args.data)
     if ds.synthetic:
