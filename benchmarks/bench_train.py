@@ -2,11 +2,14 @@
 
     python benchmarks/bench_train.py                      # widths 16 32 64, batch 128
     python benchmarks/bench_train.py --widths 32 --rounds 5
+    python benchmarks/bench_train.py --frameworks jax torch_cl   # PyTorch channels_last only
 
 Each measurement runs in a fresh child process (so the two frameworks never share a thread
 pool), and the frameworks alternate round by round, so a noisy machine slows both alike and
-the *ratio* stays meaningful. PyTorch is a benchmark-only dependency:
-``pip install -r benchmarks/requirements.txt``.
+the *ratio* stays meaningful. PyTorch runs twice, in its default NCHW memory format
+(``torch``) and in ``channels_last`` (``torch_cl``: NHWC strides, the layout oneDNN's CPU
+convolutions prefer); JAX is compared with the faster of the two at each width. PyTorch is a
+benchmark-only dependency: ``pip install -r benchmarks/requirements.txt``.
 
 Also measured: single-face inference latency (one 48x48 crop in, probabilities out) and the
 input pipeline (batch assembly on the host + the on-device augmentation) in images/s.
@@ -100,7 +103,7 @@ def jax_child(width: int, batch: int, steps: int, what: str) -> dict:
     raise ValueError(what)
 
 
-def torch_child(width: int, batch: int, steps: int, what: str) -> dict:
+def torch_child(width: int, batch: int, steps: int, what: str, channels_last: bool = False) -> dict:
     import torch
     from torch import nn
 
@@ -116,6 +119,9 @@ def torch_child(width: int, batch: int, steps: int, what: str) -> dict:
                         nn.ReLU(), nn.Dropout(0.4), nn.Linear(256, 7))
     x = torch.randint(0, 256, (batch, 1, 48, 48), dtype=torch.uint8)
     y = torch.randint(0, 7, (batch,))
+    if channels_last:  # NHWC strides for the weights and the input (same shapes, same maths)
+        net = net.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
     if what == "train":
         opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
         net.train()
@@ -149,6 +155,9 @@ def torch_child(width: int, batch: int, steps: int, what: str) -> dict:
 # --------------------------------------------------------------------------- parent
 
 
+FRAMEWORKS = {"jax": "JAX", "torch": "PyTorch NCHW", "torch_cl": "PyTorch channels_last"}
+
+
 def measure(framework: str, width: int, batch: int, steps: int, what: str) -> dict:
     cmd = [sys.executable, __file__, "--child", framework, "--widths", str(width), "--batch", str(batch),
            "--steps", str(steps), "--what", what]
@@ -164,14 +173,18 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=128, help="training batch size")
     p.add_argument("--steps", type=int, default=10, help="timed training steps per measurement")
     p.add_argument("--rounds", type=int, default=3, help="alternating JAX/PyTorch rounds; medians are reported")
-    p.add_argument("--frameworks", nargs="+", default=["jax", "torch"], choices=["jax", "torch"],
-                   help="what to measure (torch needs benchmarks/requirements.txt)")
+    p.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS), choices=list(FRAMEWORKS),
+                   help="what to measure: torch = PyTorch NCHW, torch_cl = PyTorch channels_last "
+                        "(both need benchmarks/requirements.txt)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--what", default="train", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        fn = jax_child if args.child == "jax" else torch_child
-        print(json.dumps(fn(args.widths[0], args.batch, args.steps, args.what)))
+        if args.child == "jax":
+            res = jax_child(args.widths[0], args.batch, args.steps, args.what)
+        else:
+            res = torch_child(args.widths[0], args.batch, args.steps, args.what, args.child == "torch_cl")
+        print(json.dumps(res))
         return
 
     sys.path.insert(0, str(ROOT))
@@ -180,24 +193,28 @@ def main() -> None:
     print(f"# {os.cpu_count()} CPUs, batch {args.batch}, {args.steps} steps x {args.rounds} rounds, "
           f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}\n")
     train_rate = {}
-    print("| width | JAX train img/s | PyTorch train img/s | JAX / PyTorch |")
-    print("|---:|---:|---:|---:|")
+    torches = [f for f in args.frameworks if f != "jax"]
+    nan = float("nan")
+    print("| width | " + " | ".join(f"{FRAMEWORKS[f]} train img/s" for f in args.frameworks)
+          + " | JAX / faster PyTorch |")
+    print("|---:|" + "---:|" * (len(args.frameworks) + 1))
     for w in args.widths:
         runs = {f: [] for f in args.frameworks}
-        for r in range(args.rounds):
+        for r in range(args.rounds):  # alternate the order: a noisy machine slows every one alike
             order = args.frameworks if r % 2 == 0 else args.frameworks[::-1]
             for f in order:
                 runs[f].append(measure(f, w, args.batch, args.steps, "train")["images_per_s"])
         med = {f: statistics.median(v) for f, v in runs.items()}
-        ratio = med["jax"] / med["torch"] if len(med) == 2 else float("nan")
-        print(f"| {w} | {med.get('jax', float('nan')):.0f} | {med.get('torch', float('nan')):.0f} | {ratio:.2f} |",
-              flush=True)
+        best = max(torches, key=med.get) if torches else None
+        ratio = med["jax"] / med[best] if "jax" in med and best else nan
+        cells = [f"{med[f]:.0f}" + (" (faster)" if f == best and len(torches) > 1 else "") for f in args.frameworks]
+        print(f"| {w} | " + " | ".join(cells) + f" | {ratio:.2f} |", flush=True)
         train_rate[w] = med.get("jax")
     print("\nSingle-face inference, median latency (crop in, probabilities out):")
     for w in args.widths:
         lat = {f: statistics.median(measure(f, w, 1, 10, "infer")["latency_ms"] for _ in range(args.rounds))
                for f in args.frameworks}
-        print(f"  w={w}: " + ", ".join(f"{f} {v:.2f} ms" for f, v in lat.items()))
+        print(f"  w={w}: " + ", ".join(f"{FRAMEWORKS[f]} {v:.2f} ms" for f, v in lat.items()))
     if "jax" in args.frameworks:
         w = min(args.widths)  # the fastest step is the hardest for the pipeline to keep fed
         pipe = measure("jax", w, args.batch, 20, "pipeline")

@@ -30,7 +30,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from emojax import data as data_lib
 from emojax import models
-from emojax.io import EmojaxError
+from emojax.io import EmojaxError, check_out_dir
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +68,7 @@ class Config:
     subset: int | None = None        # train on the first N Training images (quick runs)
     seed: int = 0
     init: str | None = None          # start from this saved model (a folder with model.json)
+    engine: str = "host"             # host: the loop below feeds batches | device: emojax.engine (scanned epochs)
     why: str = ""                    # why this architecture/recipe, copied to architecture.txt
 
     def __hash__(self) -> int:  # a static argument of the jitted step
@@ -387,10 +388,11 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
             or cfg.ferplus_soft else None)
     if soft is None and cfg.ferplus_soft:
         raise EmojaxError("ferplus_soft needs the data loaded with FER+ vote distributions")
+    if cfg.engine not in ("host", "device"):
+        raise EmojaxError(f"unknown engine {cfg.engine!r}: host or device")
 
     previous = [n for n in RUN_FILES if (out / n).exists()]
-    if out.exists() and not out.is_dir():
-        raise EmojaxError(f"--out {out} is a file, not a folder")
+    check_out_dir(out)
     has_ckpt = (out / "ckpt").is_dir() and any((out / "ckpt").iterdir())
     if previous and not overwrite and not (resume and has_ckpt):
         hint = "it has no checkpoint to resume; " if resume else "pass --resume to continue it, or "
@@ -428,27 +430,34 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
     key = jax.random.PRNGKey(cfg.seed)
     schedule = make_schedule(cfg, steps)
     model_kwargs = dict(cfg.model_kwargs)
+    runner = None
+    if cfg.engine == "device":  # the same epochs, each one jitted call on device-resident data
+        from emojax import engine
+        runner = engine.DeviceEpochs(cfg, train_split, soft, val, mesh, steps, key)
 
     for epoch in range(meta["epoch"] + 1, cfg.epochs + 1):
         if epoch - meta["best"]["epoch"] > cfg.patience:
             break
         t0 = time.time()
-        perm = np.random.default_rng([cfg.seed, epoch]).permutation(len(train_split))
-        step_metrics = []
-        bar = tqdm(range(steps), desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress,
-                   leave=False, file=sys.stderr)
-        for i in bar:
-            idx = np.sort(perm[i * cfg.batch_size:(i + 1) * cfg.batch_size])
-            x, y, s = shard_batch(mesh, train_split.images[idx], train_split.labels[idx],
-                                  None if soft is None else soft[idx])
-            step_key = jax.random.fold_in(key, (epoch - 1) * steps + i)
-            state, m = train_step(state, x, y, s, step_key, cfg)
-            step_metrics.append(m)  # fetched later: no host-device sync inside the loop
-            if progress and i % 20 == 19:
-                bar.set_postfix({k: f"{float(v):.3f}" for k, v in jax.device_get(m).items()})
-        means = {k: float(np.mean(v)) for k, v in
-                 jax.tree_util.tree_map(lambda *a: np.stack(a), *jax.device_get(step_metrics)).items()}
-        v = evaluate_split(state, val, mesh)
+        if runner is not None:
+            state, means, v = runner.epoch(state, epoch)
+        else:
+            perm = np.random.default_rng([cfg.seed, epoch]).permutation(len(train_split))
+            step_metrics = []
+            bar = tqdm(range(steps), desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress,
+                       leave=False, file=sys.stderr)
+            for i in bar:
+                idx = np.sort(perm[i * cfg.batch_size:(i + 1) * cfg.batch_size])
+                x, y, s = shard_batch(mesh, train_split.images[idx], train_split.labels[idx],
+                                      None if soft is None else soft[idx])
+                step_key = jax.random.fold_in(key, (epoch - 1) * steps + i)
+                state, m = train_step(state, x, y, s, step_key, cfg)
+                step_metrics.append(m)  # fetched later: no host-device sync inside the loop
+                if progress and i % 20 == 19:
+                    bar.set_postfix({k: f"{float(v):.3f}" for k, v in jax.device_get(m).items()})
+            means = {k: float(np.mean(v)) for k, v in
+                     jax.tree_util.tree_map(lambda *a: np.stack(a), *jax.device_get(step_metrics)).items()}
+            v = evaluate_split(state, val, mesh)
         row = {"epoch": epoch, "train_loss": means["loss"], "train_accuracy": means["accuracy"],
                "val_loss": v["loss"], "val_accuracy": v["accuracy"],
                "lr": float(schedule(int(state.step)))}

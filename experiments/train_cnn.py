@@ -49,6 +49,10 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, help="random seed (initialisation, shuffling, augmentation)")
     p.add_argument("--init", help="start from this saved model folder (e.g. results/model): weights whose "
                    "names and shapes match are copied, the rest (an 8-class FER+ head) start fresh")
+    p.add_argument("--engine", choices=("host", "device"),
+                   help="host: batches fed from host memory, one step per call (the config's default); "
+                   "device: the training set lives on the device and each call runs many steps "
+                   "(emojax.engine; same history, fewer dispatches)")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run already in the folder (without it, or --resume, such a folder "
@@ -68,7 +72,7 @@ def main(argv=None) -> int:
         jax.distributed.initialize()
     cfg = importlib.import_module(f"experiments.configs.{args.config}").CONFIG
     overrides = {k: getattr(args, k) for k in ("labels", "ferplus_mode", "epochs", "subset",
-                                               "batch_size", "lr", "patience", "seed", "init")
+                                               "batch_size", "lr", "patience", "seed", "init", "engine")
                  if getattr(args, k) is not None}
     if args.width:
         overrides["model_kwargs"] = {**cfg.model_kwargs, "width": args.width}
