@@ -108,12 +108,6 @@ def split_metrics(logits: np.ndarray, split: data_lib.Split) -> dict:
     return {"loss": loss, "accuracy": float((logits.argmax(1) == split.labels).mean())}
 
 
-def _soft_targets(cfg: train.Config, split: data_lib.Split) -> np.ndarray | None:
-    """The soft targets the training step gets, as ``train.train`` chooses them."""
-    return (split.targets if (cfg.labels == "ferplus" and cfg.ferplus_mode != "majority")
-            or cfg.ferplus_soft else None)
-
-
 # --------------------------------------------------------------------------- one model
 
 
@@ -313,20 +307,7 @@ def train_many(cfgs: Sequence[train.Config], ds: data_lib.Dataset, outs: Sequenc
         raise EmojaxError("two models would write into the same folder")
     base, traced = _group(cfgs)
     k_models = len(cfgs)
-    train_split = data_lib.require(ds.train, "training")
-    if base.subset:
-        train_split = train_split.subset(slice(0, base.subset))
-    val = data_lib.require(ds.val, "validation (PublicTest)")
-    mesh = train.data_mesh()
-    n_dev = mesh.devices.size
-    if base.batch_size % n_dev:
-        raise EmojaxError(f"batch size {base.batch_size} is not a multiple of the {n_dev} devices")
-    steps = len(train_split) // base.batch_size
-    if steps == 0:
-        raise EmojaxError(f"{len(train_split)} training images are fewer than one batch ({base.batch_size})")
-    soft = _soft_targets(base, train_split)
-    if soft is None and base.ferplus_soft:
-        raise EmojaxError("ferplus_soft needs the data loaded with FER+ vote distributions")
+    train_split, val, mesh, steps, soft = train.training_data(base, ds)
     for out in outs:
         _prepare_folder(out, overwrite)
     num_classes = len(ds.classes)

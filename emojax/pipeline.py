@@ -65,20 +65,27 @@ def _probs(model, variables, images: jax.Array, views: int) -> jax.Array:
     return jax.nn.softmax(logits).reshape(len(x), -1, logits.shape[-1]).mean(0)
 
 
-def predict_proba(model, variables, images: np.ndarray, batch_size: int = 256,
-                  views: int = 1) -> np.ndarray:
-    """Class probabilities for uint8 images (N, 48, 48), averaged over ``views`` test-time
-    views (see ``tta_views``). Batches are zero-padded to a power of two (at most
-    ``batch_size``), so a live stream with 1, 2, 3... faces compiles a handful of programs,
-    not one per face count."""
-    out = []
+def padded_batches(images: np.ndarray, batch_size: int):
+    """``(batch, n)`` pairs: ``images`` in chunks of at most ``batch_size``, each zero-padded
+    to a power of two rows (``n`` of them real), so that a jitted function sees a handful of
+    shapes, not one per face count."""
     for i in range(0, len(images), batch_size):
         chunk = images[i:i + batch_size]
         n = len(chunk)
         size = min(batch_size, 1 << (n - 1).bit_length())
         if size > n:
             chunk = np.concatenate([chunk, np.zeros((size - n, *chunk.shape[1:]), chunk.dtype)])
-        out.append(np.asarray(_probs(model, variables, chunk, views))[:n])
+        yield chunk, n
+
+
+def predict_proba(model, variables, images: np.ndarray, batch_size: int = 256,
+                  views: int = 1) -> np.ndarray:
+    """Class probabilities for uint8 images (N, 48, 48), averaged over ``views`` test-time
+    views (see ``tta_views``). Batches are zero-padded to a power of two (at most
+    ``batch_size``), so a live stream with 1, 2, 3... faces compiles a handful of programs,
+    not one per face count."""
+    out = [np.asarray(_probs(model, variables, chunk, views))[:n]
+           for chunk, n in padded_batches(images, batch_size)]
     return np.concatenate(out) if out else np.zeros((0, model.num_classes), np.float32)
 
 

@@ -109,14 +109,10 @@ class Backbone:
         chips = np.asarray(chips)
         if chips.ndim == 3:
             chips = chips[None]
-        pooled = []
-        for start in range(0, len(chips), batch):
-            part = chips[start:start + batch]
-            n = len(part)
-            size = min(batch, 1 << (n - 1).bit_length())
-            if size > n:
-                part = np.concatenate([part, np.zeros((size - n,) + part.shape[1:], part.dtype)])
-            pooled.append(np.asarray(self._apply(self.variables, part)).reshape(size, -1)[:n])
+        from emojax.pipeline import padded_batches
+
+        pooled = [np.asarray(self._apply(self.variables, part)).reshape(len(part), -1)[:n]
+                  for part, n in padded_batches(chips, batch)]
         p = np.concatenate(pooled).astype(np.float32) if pooled else np.zeros((0, 256), np.float32)
         d = p @ self.fc_kernel
         if self.fc_bias is not None:

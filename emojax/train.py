@@ -356,6 +356,27 @@ def _checkpoint_manager(out: Path):
         item_names=("state", "meta"))
 
 
+def training_data(cfg: Config, ds: data_lib.Dataset):
+    """What every training path needs, checked: ``(train split, validation split, mesh,
+    steps per epoch, soft targets or None)``."""
+    train_split = data_lib.require(ds.train, "training")
+    if cfg.subset:
+        train_split = train_split.subset(slice(0, cfg.subset))
+    val = data_lib.require(ds.val, "validation (PublicTest)")
+    mesh = data_mesh()
+    n_dev = mesh.devices.size
+    if cfg.batch_size % n_dev:
+        raise EmojaxError(f"batch size {cfg.batch_size} is not a multiple of the {n_dev} devices")
+    steps = len(train_split) // cfg.batch_size
+    if steps == 0:
+        raise EmojaxError(f"{len(train_split)} training images are fewer than one batch ({cfg.batch_size})")
+    soft = (train_split.targets if (cfg.labels == "ferplus" and cfg.ferplus_mode != "majority")
+            or cfg.ferplus_soft else None)
+    if soft is None and cfg.ferplus_soft:
+        raise EmojaxError("ferplus_soft needs the data loaded with FER+ vote distributions")
+    return train_split, val, mesh, steps, soft
+
+
 # What a run writes into its folder; a folder holding any of them holds a run.
 RUN_FILES = ("ckpt", "weights", "tb", "model.json", "metrics.json", "learning_curves.png", "architecture.txt")
 
@@ -373,21 +394,7 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
     from tqdm import tqdm
 
     out = Path(out)
-    train_split = data_lib.require(ds.train, "training")
-    if cfg.subset:
-        train_split = train_split.subset(slice(0, cfg.subset))
-    val = data_lib.require(ds.val, "validation (PublicTest)")
-    mesh = data_mesh()
-    n_dev = mesh.devices.size
-    if cfg.batch_size % n_dev:
-        raise EmojaxError(f"batch size {cfg.batch_size} is not a multiple of the {n_dev} devices")
-    steps = len(train_split) // cfg.batch_size
-    if steps == 0:
-        raise EmojaxError(f"{len(train_split)} training images are fewer than one batch ({cfg.batch_size})")
-    soft = (train_split.targets if (cfg.labels == "ferplus" and cfg.ferplus_mode != "majority")
-            or cfg.ferplus_soft else None)
-    if soft is None and cfg.ferplus_soft:
-        raise EmojaxError("ferplus_soft needs the data loaded with FER+ vote distributions")
+    train_split, val, mesh, steps, soft = training_data(cfg, ds)
     if cfg.engine not in ("host", "device"):
         raise EmojaxError(f"unknown engine {cfg.engine!r}: host or device")
 

@@ -38,18 +38,30 @@ from emojax.live import WINDOW
 REPO = Path(__file__).resolve().parents[1]
 
 
-def astronaut_video(path: Path, seconds: int = 20, fps: int = 10, fourcc: str = "MJPG") -> Path:
-    """A 640x480 MJPG clip of the astronaut's head and shoulders, gently rocking and drifting."""
-    from skimage import data
-
-    base = cv2.resize(data.astronaut()[:300, 56:456], (640, 480), interpolation=cv2.INTER_AREA)[:, :, ::-1]
+def rocking_video(base: np.ndarray, path: Path, seconds: int = 20, fps: int = 10, fourcc: str = "MJPG") -> Path:
+    """A 640x480 clip of a BGR image ``base`` (any size: letterboxed onto grey), gently
+    rocking and drifting like a head in front of a webcam."""
+    h, w = base.shape[:2]
+    scale = min(640 / w, 480 / h)
+    small = cv2.resize(base, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
+    frame = np.full((480, 640, 3), 127, np.uint8)
+    y, x = (480 - small.shape[0]) // 2, (640 - small.shape[1]) // 2
+    frame[y:y + small.shape[0], x:x + small.shape[1]] = small
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (640, 480))
     for i in range(seconds * fps):
         m = cv2.getRotationMatrix2D((320, 240), 4 * np.sin(2 * np.pi * i / 37), 1.0)
         m[:, 2] += 15 * np.sin(2 * np.pi * i / 23), 10 * np.sin(2 * np.pi * i / 29)
-        writer.write(cv2.warpAffine(base, m, (640, 480), borderMode=cv2.BORDER_REPLICATE))
+        writer.write(cv2.warpAffine(frame, m, (640, 480), borderMode=cv2.BORDER_REPLICATE))
     writer.release()
     return path
+
+
+def astronaut_video(path: Path, seconds: int = 20, fps: int = 10, fourcc: str = "MJPG") -> Path:
+    """A 640x480 clip of the astronaut's head and shoulders, gently rocking and drifting."""
+    from skimage import data
+
+    base = cv2.resize(data.astronaut()[:300, 56:456], (640, 480), interpolation=cv2.INTER_AREA)[:, :, ::-1]
+    return rocking_video(np.ascontiguousarray(base), path, seconds, fps, fourcc)
 
 
 @contextlib.contextmanager

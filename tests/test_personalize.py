@@ -66,22 +66,10 @@ def test_personalize_bad_input(tiny_cnn, tmp_path):
 
 
 def photo_video(photo: Path, path: Path, seconds: int = 3, fps: int = 10) -> Path:
-    """A 640x480 MJPG clip of a real photo, gently rocking and drifting (as
-    ``experiments.live_screenshot.astronaut_video`` does with the astronaut)."""
-    image = cv2.imread(str(photo))
-    h, w = image.shape[:2]
-    scale = min(640 / w, 480 / h)
-    small = cv2.resize(image, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
-    base = np.full((480, 640, 3), 127, np.uint8)
-    y, x = (480 - small.shape[0]) // 2, (640 - small.shape[1]) // 2
-    base[y:y + small.shape[0], x:x + small.shape[1]] = small
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (640, 480))
-    for i in range(seconds * fps):
-        m = cv2.getRotationMatrix2D((320, 240), 4 * np.sin(2 * np.pi * i / 37), 1.0)
-        m[:, 2] += 15 * np.sin(2 * np.pi * i / 23), 10 * np.sin(2 * np.pi * i / 29)
-        writer.write(cv2.warpAffine(base, m, (640, 480), borderMode=cv2.BORDER_REPLICATE))
-    writer.release()
-    return path
+    """A 640x480 MJPG clip of a real photo, gently rocking and drifting."""
+    from experiments.live_screenshot import rocking_video
+
+    return rocking_video(cv2.imread(str(photo)), path, seconds, fps)
 
 
 def live(*args: str) -> subprocess.CompletedProcess:

@@ -67,15 +67,9 @@ def test_cli_nothing_processable(tiny_cnn, tmp_path):
 def test_predict_on_a_video_writes_lines_csv_and_timeline(tiny_cnn, tmp_path):
     """A 4-second clip of a real photo: a line per second, JSON lines with the time, and with
     --out a CSV and the emotion timeline plot."""
-    img = cv2.imread(str(FACES / "angry_man.jpg"))
-    img = cv2.resize(img, (round(img.shape[1] * 480 / img.shape[0]), 480))
-    photo = cv2.copyMakeBorder(img, 0, 0, 0, 640 - img.shape[1], cv2.BORDER_REPLICATE)
-    clip = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
-    for i in range(40):
-        m = cv2.getRotationMatrix2D((320, 240), 3 * np.sin(i / 5), 1.0)
-        writer.write(cv2.warpAffine(photo, m, (640, 480), borderMode=cv2.BORDER_REPLICATE))
-    writer.release()
+    from experiments.live_screenshot import rocking_video
+
+    clip = rocking_video(cv2.imread(str(FACES / "angry_man.jpg")), tmp_path / "clip.avi", seconds=4)
     proc = run_cli("-m", "emojax", "predict", str(clip), "--model", str(tiny_cnn), "--out", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
