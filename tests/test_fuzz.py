@@ -333,12 +333,12 @@ def model_copy(tmp_path_factory):
     log.setLevel(level)
 
 
-# Fewer examples here (at least 100) than for the other readers: every example restores a
-# checkpoint of 3.5M parameters through orbax, and a damaged one also waits the 0.5 s that
-# models.load gives orbax's other reads to finish; 100 examples take about half a minute.
+# Every example restores a checkpoint of 3.5M parameters through orbax, and a damaged one also
+# waits the 0.5 s that models.load gives orbax's other reads to finish: 300 examples take
+# about a minute and a half.
 @needs(MODEL / "model.json")
 @given(data=st.data())
-@settings(max_examples=100, **FUZZ)
+@settings(max_examples=300, **FUZZ)
 def test_model_loader_on_damaged_checkpoints(model_copy, data):
     from emojax import models
 
