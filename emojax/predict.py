@@ -191,8 +191,10 @@ def main(argv: list[str] | None = None) -> int:
             with atomic_path(out) as tmp:
                 if not cv2.imwrite(str(tmp), annotate(image, preds)):
                     raise EmojaxError(f"cannot write {out}")
-    if done == 0:
-        raise EmojaxError("no input could be processed")
+    if done == 0:  # every input failed and said why, one line each
+        if not failed:
+            raise EmojaxError("no input could be processed")
+        return 2
     return 1 if failed else 0
 
 

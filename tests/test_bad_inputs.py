@@ -81,10 +81,8 @@ def _holds_run(t: Path) -> None:
     (t / "run" / "model.json").write_text('{"keep": true}')
 
 
-# Predict reports one error per failed input and, when nothing could be processed, one more:
-# "error: no input could be processed". So a single bad input gives two error lines: the rule
-# for several inputs (a line each) read together with the summary line emojax.predict prints.
-P1 = 2  # predict, one failed input, nothing processed: the input's line + the summary line
+# Predict reports one error line per failed input, and exits 2 when nothing could be processed.
+P1 = 1  # predict, one failed input, nothing processed: exactly that input's line
 
 PRED = "predict {face} --model {tiny}"
 LIVE = "live --video {clip} --model {tiny} --max-frames 3"
@@ -131,7 +129,7 @@ CASES = [
     case("predict-several-two-bad", "predict {face} {t}/missing.jpg {in}/random.avi --model {tiny}",
          code=1, errors=2),
     case("predict-several-all-bad", "predict {in}/garbage.jpg {in}/empty.jpg {t}/missing.png --model {tiny}",
-         errors=4),
+         errors=3),
     case("predict-several-annotate-only-the-good", "predict {face} {in}/bomb.png --model {tiny} --annotate {t}/ann",
          code=1, errors=1, exists=("{t}/ann/good_annotated.png",), absent=("{t}/ann/bomb*", "{t}/ann/.*")),
     # ------------------------------------------------------------------ predict: models
@@ -702,8 +700,7 @@ def test_end_to_end_one_error_line(args, contains, request, tmp_path):
     proc = run_cli(*[a.format_map(paths) for a in args], cwd=tmp_path, timeout=240)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     errors = error_lines(proc.stderr)
-    expected = 2 if args[2] == "predict" else 1  # predict: the input's line + "no input could be processed"
-    assert len(errors) == expected and contains in "\n".join(errors), proc.stderr
+    assert len(errors) == 1 and contains in "\n".join(errors), proc.stderr
 
 
 # --------------------------------------------------------------------------- interruptions
