@@ -63,13 +63,15 @@ def read_metrics(path: Path) -> dict:
         return {}
 
 
-def train_time(metrics: dict, _seen: int = 0) -> float | None:
+def train_time(metrics: dict, folder: Path | None = None, _seen: int = 0) -> float | None:
     """``train_time_s`` of a run (None if not recorded), plus that of the model it started
-    from (``config.init``), so staged training counts in full."""
+    from (``config.init``), so staged training counts in full. A run that replaced the model
+    it started from (init = its own folder) counts only itself."""
     t, init = metrics.get("train_time_s"), (metrics.get("config") or {}).get("init")
     if t is not None and init and _seen < 5:
         init = Path(init) if Path(init).is_absolute() else ROOT / init
-        t += train_time(read_metrics(init), _seen + 1) or 0.0
+        if folder is None or init.resolve() != folder.resolve():
+            t += train_time(read_metrics(init), init, _seen + 1) or 0.0
     return t
 
 
@@ -90,7 +92,8 @@ def measure(name: str, path: Path, split: data_lib.Split, classes, repeats: int)
         single.append(time.perf_counter() - t0)
     rep = evaluate.report(split.labels, probs.argmax(-1), classes)
     metrics = read_metrics(path)
-    return {"name": name, "path": path, "report": rep, "train_time_s": train_time(metrics),
+    return {"name": name, "path": path, "report": rep,
+            "train_time_s": train_time(metrics, path if path.is_dir() else path.parent),
             "trained_on": metrics.get("device"),  # where training times come from; older runs lack it
             "single_ms": 1000 * float(np.median(single)), "per_second": len(images) / batched,
             "size_bytes": size_on_disk(path)}
