@@ -5,6 +5,10 @@ pipeline, per class. PrivateTest is not looked at: this table is for choosing.
     python experiments/generalization_table.py results/model runs/robust1 \
         --data ../shared/data/fer2013.csv.gz --photos ../shared/data/jaffe \
         --out results/generalization/runs.md
+
+A model may be named ``NAME=FOLDER`` (the table shows NAME). An earlier shipped model comes
+back from git for such a table: ``mkdir -p runs/w48e160 && git archive 137aa4e results/model |
+tar -x --strip-components=2 -C runs/w48e160``.
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from emojax.pipeline import load_classifier
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("models", nargs="+", help="saved model folders")
+    p.add_argument("models", nargs="+", help="saved model folders, each FOLDER or NAME=FOLDER")
     p.add_argument("--data", help="FER2013 (default: $EMOJAX_DATA, then data/)")
     p.add_argument("--photos", required=True, help="labelled photo set (e.g. JAFFE)")
     p.add_argument("--limit", type=int, help="first N PublicTest images only (quick checks)")
@@ -35,14 +39,16 @@ def main(argv=None) -> int:
     photos = photoset.read(args.photos)
     crops, found = photoset.crops(photos, progress=True)
     rows = []
-    for folder in args.models:
+    for spec in args.models:
+        name, _, folder = spec.rpartition("=")
+        name = name or folder
         clf = load_classifier(folder)  # one view: what predict, live and serve use
         bench = robustness.benchmark(clf, val.images, val.labels, progress=True)
         rep = photoset.evaluate(clf, photos, crops, found)
-        rows.append({"model": folder, "publictest": bench["clean"], "corruptions": bench,
+        rows.append({"model": name, "folder": folder, "publictest": bench["clean"], "corruptions": bench,
                      "photos": {"accuracy": rep["accuracy"],
                                 "recall": {c: m["recall"] for c, m in rep["per_class"].items()}}})
-        print(f"{folder}: PublicTest {100 * bench['clean']:.1f}%, worst mild "
+        print(f"{name}: PublicTest {100 * bench['clean']:.1f}%, worst mild "
               f"{bench['worst_mild']} -{bench['mild'][bench['worst_mild']]['drop']:.1f}, "
               f"photos {100 * rep['accuracy']:.1f}%", file=sys.stderr)
     classes = list(rows[0]["photos"]["recall"])
