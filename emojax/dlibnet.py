@@ -44,7 +44,6 @@ way is refused rather than guessed at.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import math
 import os
 from pathlib import Path
@@ -55,7 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 import flax.linen as nn
 
-from emojax.io import EmojaxError
+from emojax.io import EmojaxError, dlib_model_file
 
 __all__ = [
     "LayerSpec", "DlibResNet", "read_network", "network_to_flax", "load_face_recognition_resnet",
@@ -396,17 +395,8 @@ def network_to_flax(net: dict[str, Any]) -> tuple[DlibResNet, dict]:
 
 
 def face_recognition_model_path() -> Path:
-    """Where ``face_recognition_models`` put the network, found without importing it.
-
-    (Its ``__init__`` imports ``pkg_resources``, deprecated and absent on new setuptools.)
-    """
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise EmojaxError("face_recognition_models is not installed: pip install face_recognition_models")
-    path = Path(list(spec.submodule_search_locations)[0]) / "models" / _MODEL_FILE
-    if not path.is_file():
-        raise EmojaxError(f"{path} is missing; reinstall face_recognition_models")
-    return path
+    """Where ``face_recognition_models`` put the network (found without importing it)."""
+    return dlib_model_file(_MODEL_FILE)
 
 
 def load_face_recognition_resnet(path: str | os.PathLike | None = None) -> tuple[DlibResNet, dict]:

@@ -13,20 +13,18 @@ Points are ``(x, y)`` in pixels, pixel centres at integer coordinates (as dlib r
 from __future__ import annotations
 
 import functools
-import importlib.util
 import math
 import io
 import os
 import struct
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import dlib
 import numpy as np
 
-from emojax.io import EmojaxError
+from emojax.io import EmojaxError, dlib_model_file
 
 # Eye centres (image-left eye, image-right eye) in 48x48 pixel coordinates: the medians over
 # the 250 of the first 300 FER2013 PublicTest faces that dlib detects, heights averaged so the
@@ -53,16 +51,6 @@ class Face:
 DETECTORS = ("hog", "cnn")
 
 
-def model_file(name: str) -> Path:
-    """A dlib model file shipped by ``face_recognition_models``, found without importing it:
-    its ``__init__`` imports ``pkg_resources``, which setuptools 81 and newer no longer ship."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    path = Path(spec.submodule_search_locations[0]) / "models" / name if spec else None
-    if path is None or not path.is_file():
-        raise EmojaxError(f"dlib model file {name} not found: pip install face_recognition_models")
-    return path
-
-
 # dlib's detectors keep scratch buffers: one shared by two threads corrupts the heap
 # (a web server's worker pool crashed on it). So each thread builds its own, once.
 _local = threading.local()
@@ -82,13 +70,13 @@ def _detector() -> dlib.fhog_object_detector:
 
 def _cnn_detector() -> dlib.cnn_face_detection_model_v1:
     return _per_thread("cnn", lambda: dlib.cnn_face_detection_model_v1(
-        str(model_file("mmod_human_face_detector.dat"))))
+        str(dlib_model_file("mmod_human_face_detector.dat"))))
 
 
 @functools.lru_cache(maxsize=None)
 def _predictor() -> dlib.shape_predictor:
     # Shared: fitting landmarks only reads the model (and loading it takes 100 MB a copy).
-    return dlib.shape_predictor(str(model_file("shape_predictor_68_face_landmarks.dat")))
+    return dlib.shape_predictor(str(dlib_model_file("shape_predictor_68_face_landmarks.dat")))
 
 
 def image_size(data: bytes) -> tuple[int, int] | None:

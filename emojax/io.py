@@ -118,3 +118,17 @@ def _number(kind, low: float, strict: bool, what: str):
 positive_int = _number(int, 0, True, "a positive whole number")
 non_negative_int = _number(int, 0, False, "a whole number >= 0")
 positive_float = _number(float, 0.0, True, "a positive number")
+
+
+def dlib_model_file(name: str) -> Path:
+    """A dlib model file shipped by ``face_recognition_models``, found without importing it:
+    its ``__init__`` imports ``pkg_resources``, which setuptools 81 and newer no longer ship."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmojaxError("face_recognition_models is not installed: pip install face_recognition_models")
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / name
+    if not path.is_file():
+        raise EmojaxError(f"dlib model file {path} is missing: reinstall face_recognition_models")
+    return path
