@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -27,7 +28,12 @@ def venv(tmp_path_factory):
     """A fresh venv that sees the installed dependencies (jax, dlib, ...) but not the
     repository, with the wheel of this checkout installed into it."""
     tmp = tmp_path_factory.mktemp("pkg")
-    build = _sh(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp / "dist", REPO)
+    # Build from a copy of the sources: a checkout's own build/ may hold stale files that
+    # setuptools would pack too.
+    src = tmp / "src"
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(
+        ".git", "build", "dist", "runs", "data", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis"))
+    build = _sh(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp / "dist", src)
     if build.returncode != 0:
         pytest.skip(f"cannot build a wheel here (no build backend reachable): {build.stderr[-300:]}")
     wheel = next((tmp / "dist").glob("emojax-*.whl"))
