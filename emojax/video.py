@@ -63,13 +63,10 @@ def track(path: str | Path, classifier, every: float = 1.0, progress: bool = Fal
     return rows
 
 
-def stamp(t: float) -> str:
-    s = int(t)
-    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
-
-
 def lines(rows: list[dict]) -> list[str]:
     """The live predictor's lines: ``00:00:03 : Happy , 93%`` (``face N : `` with several)."""
+    from emojax.live import clock
+
     out = []
     by_time: dict[float, list[dict]] = {}
     for r in rows:
@@ -77,10 +74,10 @@ def lines(rows: list[dict]) -> list[str]:
     for t, group in by_time.items():
         faces = [r for r in group if r["face"] is not None]
         if not faces:
-            out.append(f"{stamp(t)} : no face")
+            out.append(f"{clock(t, camera=False)} : no face")
         for r in faces:
             who = f"face {r['face']} : " if len(faces) > 1 else ""
-            out.append(f"{stamp(t)} : {who}{r['emotion'].capitalize()} , {100 * r['probability']:.0f}%")
+            out.append(f"{clock(t, camera=False)} : {who}{r['emotion'].capitalize()} , {100 * r['probability']:.0f}%")
     return out
 
 
