@@ -64,6 +64,7 @@ class Config:
     blur: float = 1.5                # max Gaussian sigma (px) of a blur or an unsharp mask
     noise: float = 12.0              # max Gaussian noise sigma, grey levels
     jpeg: tuple = (10, 95)           # JPEG quality range
+    lowres: tuple = ()               # sides a face is shrunk to and upscaled back from; () = off
     patience: int = 10               # early stopping: epochs without a better PublicTest accuracy
     subset: int | None = None        # train on the first N Training images (quick runs)
     seed: int = 0
@@ -219,8 +220,9 @@ def _gaussian_blur(x: jax.Array, sigma: jax.Array, radius: int = 4) -> jax.Array
 def photometric(key: jax.Array, x: jax.Array, cfg: Config) -> jax.Array:
     """What cameras and the web do to a face, each with probability ``cfg.photometric``:
     contrast, brightness and gamma (lighting, exposure); a Gaussian blur or an unsharp mask
-    (focus: webcams are softer than FER2013, photos sharper); sensor noise; JPEG at a random
-    quality; then the 8-bit rounding every stored image has. (B, H, W, 1) in [0, 1]."""
+    (focus: webcams are softer than FER2013, photos sharper); a small face upscaled (one of
+    ``cfg.lowres`` sides, area-shrunk, bilinear back); sensor noise; JPEG at a random quality;
+    then the 8-bit rounding every stored image has. (B, H, W, 1) in [0, 1]."""
     b = x.shape[0]
     k = jax.random.split(key, 13)
     on = lambda i: jax.random.bernoulli(k[i], cfg.photometric, (b,))
@@ -236,6 +238,13 @@ def photometric(key: jax.Array, x: jax.Array, cfg: Config) -> jax.Array:
     sigma = jax.random.uniform(k[6], (b,), minval=0.3, maxval=max(cfg.blur, 0.3))
     amount = jnp.where(on(7), jnp.where(jax.random.bernoulli(k[8], 0.6, (b,)), 1.0, -1.0), 0.0)
     y = jnp.clip(y + amount[:, None, None] * (_gaussian_blur(y, sigma) - y), 0, 1)
+    if cfg.lowres:
+        small = [jax.image.resize(jax.image.resize(y, (b, n, n), "linear", antialias=True),
+                                  y.shape, "linear") for n in cfg.lowres]
+        pick = jax.random.randint(jax.random.fold_in(key, 4), (b,), 0, len(small))
+        small = jnp.stack(small)[pick, jnp.arange(b)]
+        y = jnp.where(jax.random.bernoulli(jax.random.fold_in(key, 5), cfg.photometric, (b,))[:, None, None],
+                      small, y)
     s = jnp.where(on(9), jax.random.uniform(k[10], (b,)) * cfg.noise / 255, 0.0)
     y = jnp.clip(y + s[:, None, None] * jax.random.normal(jax.random.fold_in(key, 3), y.shape), 0, 1)
     if y.shape[1] % 8 == 0 and y.shape[2] % 8 == 0:

@@ -315,3 +315,25 @@ def test_training_never_replaces_a_run_without_being_told(small_csv, tmp_path):
     (tmp_path / "file").write_text("mine")
     assert_clean_error(run_cli(*_args(small_csv, tmp_path / "file", epochs=1)))
     assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_photometric_augmentation_imitates_the_benchmark_corruptions(small_fer):
+    """The JAX JPEG and low-resolution augmentations do what OpenCV's real codec and
+    resize do to FER2013 faces (the benchmark grades with those), to within a few grey levels."""
+    from emojax import robustness
+
+    faces = small_fer.val.images[:32]
+    x = jnp.asarray(faces, jnp.float32) / 255
+    ours = np.asarray(train.jpeg_like(x, jnp.full(32, 30.0))) * 255
+    theirs = robustness.jpeg(faces, 30).astype(np.float32)
+    assert np.abs(ours - theirs).mean() < 1.0 < 5.0 < np.abs(faces - theirs).mean()
+    cfg = dataclasses.replace(train.Config(), photometric=1.0, contrast=0.0, brightness=0.0, gamma=0.0,
+                              blur=0.0, noise=0.0, jpeg=(100, 100), lowres=(32,))
+    y = np.asarray(train.photometric(jax.random.PRNGKey(0), x[..., None], cfg))[..., 0] * 255
+    small = robustness.low_resolution(faces, 32).astype(np.float32)
+    assert np.abs(y - small).mean() < 2.0 < 5.0 < np.abs(faces - small).mean()
+    # Everything on at once keeps valid 8-bit images.
+    z = train.photometric(jax.random.PRNGKey(1), x[..., None],
+                          dataclasses.replace(train.Config(), photometric=1.0, lowres=(24, 32, 40)))
+    assert z.shape == (32, 48, 48, 1) and float(z.min()) >= 0 and float(z.max()) <= 1
+    np.testing.assert_allclose(np.asarray(z) * 255, np.round(np.asarray(z) * 255), atol=1e-3)
