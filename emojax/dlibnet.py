@@ -336,6 +336,54 @@ class DlibResNet(nn.Module):
         return x
 
 
+class ExpressionResNet(nn.Module):
+    """dlib's ResNet trunk with an expression head, for end-to-end fine-tuning on FER2013.
+
+    Takes what every emojax model takes, (N, 48, 48, 1) grey in [0, 1], and upsamples it
+    inside the network (bicubic, to ``size``) and replicates it to RGB 0..255, so training,
+    attacks and prediction all feed the same 48x48 crops. The head is the frozen variant's:
+    a fixed standardisation of the 256-D pooled features (the frozen variant's Training mean
+    and std, kept as a batch norm's running statistics that training never updates: batch
+    statistics of augmented faces differ from them enough to double the loss at the start),
+    Dense(hidden), ReLU, dropout, Dense(classes). ``models.create("dlib_resnet")``
+    builds it with the trunk's layers read from face_recognition_models.
+    """
+
+    layers: tuple[LayerSpec, ...]
+    num_classes: int = 7
+    hidden: int = 1024
+    dropout: float = 0.5
+    size: int = CHIP_SIZE
+    avg_rgb: tuple[float, float, float] = (122.782, 117.001, 104.298)
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        b = x.shape[0]
+        x = jax.image.resize(x, (b, self.size, self.size, 1), "cubic")
+        x = jnp.broadcast_to(jnp.clip(x, 0, 1) * 255, (b, self.size, self.size, 3))
+        f = DlibResNet(self.layers, self.avg_rgb, (self.size, self.size), name="trunk")(x).reshape(b, -1)
+        f = nn.BatchNorm(use_running_average=True, epsilon=1e-6, name="norm")(f)
+        if self.hidden:
+            f = nn.relu(nn.Dense(self.hidden, name="hidden")(f))
+            f = nn.Dropout(self.dropout, deterministic=not train)(f)
+        return nn.Dense(self.num_classes, name="out")(f)
+
+
+_TRUNK: tuple[tuple[LayerSpec, ...], tuple[float, float, float]] | None = None
+
+
+def expression_resnet(num_classes: int, hidden: int = 1024, dropout: float = 0.5,
+                      size: int = CHIP_SIZE) -> ExpressionResNet:
+    """The registry's ``dlib_resnet``: the trunk's layer list is read once per process."""
+    global _TRUNK
+    if _TRUNK is None:
+        module, _ = load_face_recognition_resnet()
+        if module.layers[-1].type != "fc" or module.layers[-2].type != "avg_pool":
+            raise EmojaxError("dlib network: expected avg_pool then fc as its last layers")
+        _TRUNK = (tuple(module.layers[:-1]), tuple(module.avg_rgb))
+    return ExpressionResNet(_TRUNK[0], num_classes, hidden, dropout, size, _TRUNK[1])
+
+
 class _Affine(nn.Module):
     """dlib's affine_ (a frozen batch norm): ``x * scale + bias`` per channel."""
 

@@ -181,11 +181,18 @@ class SmallCNN(nn.Module):
         return nn.Dense(self.num_classes)(x)
 
 
-MODELS = {"vgg": VGG, "small": SmallCNN}
+def _dlib_resnet(num_classes: int, **kwargs) -> nn.Module:
+    from emojax.dlibnet import expression_resnet  # reads the .dat: only when asked for
+
+    return expression_resnet(num_classes, **kwargs)
+
+
+MODELS = {"vgg": VGG, "small": SmallCNN, "dlib_resnet": _dlib_resnet}
 
 
 def create(name: str, num_classes: int, **kwargs) -> nn.Module:
-    """Build a model by name (``vgg`` or ``small``)."""
+    """Build a model by name (``vgg``, ``small``, or ``dlib_resnet``: dlib's face ResNet
+    with an expression head, see :class:`emojax.dlibnet.ExpressionResNet`)."""
     if name not in MODELS:
         raise EmojaxError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
     return MODELS[name](num_classes=num_classes, **kwargs)

@@ -385,6 +385,26 @@ def _read_meta(folder: Path) -> dict[str, Any]:
     return meta
 
 
+def initial_variables(folder: str | Path) -> dict:
+    """A frozen variant's folder as starting ``{"params", "batch_stats"}`` of the
+    fine-tunable ``dlib_resnet`` model: dlib's trunk, the standardisation as the batch
+    norm's running statistics, the trained head. Its logits equal the frozen model's (up
+    to the upsampling: bicubic in the network instead of OpenCV's)."""
+    clf = PretrainedClassifier.load(folder)
+    if clf.feature != "pooled":
+        raise EmojaxError(f"{folder}: only a head on the pooled features can be fine-tuned, not {clf.feature!r}")
+    h = clf.head
+    layers = [("hidden", "w0", "b0"), ("out", "w1", "b1")] if "w1" in h else [("out", "w0", "b0")]
+    import jax
+
+    # Copies: training donates its state, which must not delete the shared backbone's arrays.
+    params = {"trunk": jax.tree_util.tree_map(np.array, backbone().variables["params"]),
+              "norm": {"scale": np.ones(256, np.float32), "bias": np.zeros(256, np.float32)},
+              **{name: {"kernel": h[w], "bias": h[b]} for name, w, b in layers}}
+    var = np.maximum(clf.norm["std"] ** 2 - 1e-6, 0)  # BatchNorm adds its epsilon (1e-6) back
+    return {"params": params, "batch_stats": {"norm": {"mean": clf.norm["mean"], "var": var}}}
+
+
 def is_pretrained_folder(folder: str | Path) -> bool:
     """True when ``folder/model.json`` says ``"model": "dlib_resnet_head"`` (no validation
     beyond that: :meth:`PretrainedClassifier.load` reports what else is wrong)."""

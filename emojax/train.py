@@ -123,8 +123,14 @@ def create_state(cfg: Config, num_classes: int, steps_per_epoch: int) -> TrainSt
 def init_from(state: TrainState, folder: str | Path) -> tuple[TrainState, list[str]]:
     """Copy a saved model's weights into ``state`` wherever names and shapes match (transfer
     learning: FER2013 features for FER+, a longer schedule from a shorter run). Returns the
-    state and the names of the layers left freshly initialised (say, an 8-class head)."""
-    _, saved, _ = models.load(folder)
+    state and the names of the layers left freshly initialised (say, an 8-class head). A
+    frozen dlib-ResNet model (``results/pretrained``) starts the fine-tunable ``dlib_resnet``."""
+    from emojax import pretrained
+
+    if pretrained.is_pretrained_folder(folder):
+        saved = pretrained.initial_variables(folder)
+    else:
+        _, saved, _ = models.load(folder)
     fresh = []
 
     def merge(path, new):
