@@ -95,3 +95,46 @@ def test_broken_model_json_is_one_clean_error(trained, tmp_path):
     (folder / "head.npz").write_bytes(b"not an npz")
     with pytest.raises(EmojaxError, match="head weights"):
         pretrained.PretrainedClassifier.load(folder)
+
+
+def test_fine_tunable_network_starts_as_the_frozen_model_and_trains(trained, fer, tmp_path):
+    """Variant (b): ``dlib_resnet`` initialised from a frozen-variant folder gives that
+    model's answers (the upsampling differs: bicubic in the network, OpenCV's outside), a
+    training step with the robust augmentation moves it, and it saves and loads as any
+    emojax CNN (so predict, live and the web server take it with --model)."""
+    import dataclasses
+
+    import jax
+
+    from emojax import models, train
+    from emojax.pipeline import load_classifier
+
+    clf = trained[0]
+    clf.save(tmp_path / "frozen")
+    cfg = train.Config(model="dlib_resnet", model_kwargs={"hidden": 0}, optimizer="adamw", lr=1e-5,
+                       photometric=0.5, lowres=(32,), epochs=1)
+    state, fresh = train.init_from(train.create_state(cfg, 7, steps_per_epoch=4), tmp_path / "frozen")
+    assert fresh == []
+    crops = fer.val.images[:16]
+    ours = jax.nn.softmax(train.eval_step(state, crops))
+    theirs = clf.predict_proba(crops)
+    assert (np.asarray(ours).argmax(1) == theirs.argmax(1)).mean() >= 0.8
+    assert np.abs(np.asarray(ours) - theirs).max() < 0.25
+    before = jax.tree_util.tree_map(np.array, state.params)
+    state, m = train.train_step(state, fer.train.images[:8], fer.train.labels[:8].astype(np.int32), None,
+                                jax.random.PRNGKey(0), dataclasses.replace(cfg))
+    assert np.isfinite(float(m["loss"]))
+    moved = jax.tree_util.tree_map(lambda a, b: float(np.abs(np.asarray(a) - b).max()), state.params, before)
+    assert moved["trunk"]["000_con"]["kernel"] > 0 and moved["out"]["kernel"] > 0
+    models.save(tmp_path / "tuned", "dlib_resnet", {"hidden": 0}, fer.classes,
+                {"params": state.params, "batch_stats": state.batch_stats})
+    loaded = load_classifier(tmp_path / "tuned")
+    np.testing.assert_allclose(loaded.predict_proba(crops), np.asarray(jax.nn.softmax(train.eval_step(state, crops))),
+                               atol=1e-5)
+    # A frozen folder whose head reads the 128-D descriptors cannot start the fine-tune.
+    desc = pretrained.PretrainedClassifier({"w0": np.zeros((128, 7), np.float32), "b0": np.zeros(7, np.float32)},
+                                           {"mean": np.zeros(128, np.float32), "std": np.ones(128, np.float32)},
+                                           fer.classes, "descriptor")
+    desc.save(tmp_path / "desc")
+    with pytest.raises(EmojaxError, match="pooled"):
+        train.init_from(state, tmp_path / "desc")
