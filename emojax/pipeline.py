@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -117,6 +117,26 @@ class CNNClassifier:
         single = crops.ndim == 2
         p = predict_proba(self.model, self.variables, crops[None] if single else crops, views=self.views)
         return p[0] if single else p
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        return self.predict_proba(crops).argmax(-1)
+
+
+class Ensemble:
+    """Classifiers with the same classes, their probabilities averaged: the teacher that a
+    single shipped model is distilled from, and the generalization issue's ensemble figure."""
+
+    def __init__(self, members: Sequence[Classifier]):
+        if not members:
+            raise EmojaxError("an ensemble needs at least one model")
+        self.classes = tuple(members[0].classes)
+        for m in members[1:]:
+            if tuple(m.classes) != self.classes:
+                raise EmojaxError(f"ensemble members disagree on classes: {list(self.classes)} vs {list(m.classes)}")
+        self.members = list(members)
+
+    def predict_proba(self, crops: np.ndarray) -> np.ndarray:
+        return np.mean([m.predict_proba(crops) for m in self.members], axis=0)
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         return self.predict_proba(crops).argmax(-1)
