@@ -42,6 +42,8 @@ class Config:
     labels: str = "fer2013"          # or "ferplus"
     ferplus_mode: str = "majority"   # majority | crossentropy | pld | multilabel (Barsoum et al. 2016)
     ferplus_soft: float = 0.0        # FER2013 labels: weight of FER+'s 7-class vote distribution in the target
+    teacher: tuple = ()              # distillation: saved models whose averaged probabilities on the
+    distill: float = 0.0             #   clean Training faces are this weight of the target
     epochs: int = 60
     batch_size: int = 64
     optimizer: str = "sgd"           # sgd (Nesterov momentum) | adamw
@@ -262,8 +264,9 @@ def photometric(key: jax.Array, x: jax.Array, cfg: Config) -> jax.Array:
 def _targets(key: jax.Array, labels: jax.Array, soft: jax.Array | None, num_classes: int,
              cfg: Config) -> jax.Array:
     """Per-example target distributions for the loss, by label mode."""
-    if soft is not None and cfg.ferplus_soft:
-        t = (1 - cfg.ferplus_soft) * jax.nn.one_hot(labels, num_classes) + cfg.ferplus_soft * soft
+    if soft is not None and (cfg.ferplus_soft or cfg.distill):
+        w = cfg.distill or cfg.ferplus_soft
+        t = (1 - w) * jax.nn.one_hot(labels, num_classes) + w * soft
     elif soft is not None and cfg.ferplus_mode == "crossentropy":
         t = soft
     elif soft is not None and cfg.ferplus_mode == "pld":
@@ -389,7 +392,26 @@ def training_data(cfg: Config, ds: data_lib.Dataset):
             or cfg.ferplus_soft else None)
     if soft is None and cfg.ferplus_soft:
         raise EmojaxError("ferplus_soft needs the data loaded with FER+ vote distributions")
+    if bool(cfg.teacher) != bool(cfg.distill) or (cfg.teacher and cfg.ferplus_soft):
+        raise EmojaxError("distillation needs both teacher and distill, and no ferplus_soft beside them")
+    if cfg.teacher:
+        soft = teacher_probabilities(cfg.teacher, train_split, ds.classes)
     return train_split, val, mesh, steps, soft
+
+
+def teacher_probabilities(folders, split: data_lib.Split, classes) -> np.ndarray:
+    """The teachers' averaged probabilities on the clean Training faces, each at its chosen
+    test-time views: deterministic, so a resumed run gets the same targets."""
+    from emojax.pipeline import CNNClassifier, Ensemble
+
+    members = []
+    for f in folders:
+        clf = CNNClassifier(f)
+        clf.views = clf.meta.get("views", 1)
+        if clf.classes != tuple(classes):
+            raise EmojaxError(f"teacher {f} has classes {list(clf.classes)}, the data {list(classes)}")
+        members.append(clf)
+    return Ensemble(members).predict_proba(split.images).astype(np.float32)
 
 
 # What a run writes into its folder; a folder holding any of them holds a run.

@@ -337,3 +337,19 @@ def test_photometric_augmentation_imitates_the_benchmark_corruptions(small_fer):
                           dataclasses.replace(train.Config(), photometric=1.0, lowres=(24, 32, 40)))
     assert z.shape == (32, 48, 48, 1) and float(z.min()) >= 0 and float(z.max()) <= 1
     np.testing.assert_allclose(np.asarray(z) * 255, np.round(np.asarray(z) * 255), atol=1e-3)
+
+
+def test_distillation_targets_are_the_teachers_probabilities(tiny_cnn, small_fer):
+    """With a teacher, the soft targets are its probabilities on the clean Training faces,
+    mixed with the one-hot label at the distill weight; half a setting is refused."""
+    from emojax.io import EmojaxError
+
+    sub = dataclasses.replace(small_fer, train=small_fer.train.subset(slice(0, 256)))
+    cfg = train.Config(model="small", model_kwargs={"width": 4}, teacher=(str(tiny_cnn),), distill=0.5,
+                       batch_size=64)
+    *_, soft = train.training_data(cfg, sub)
+    np.testing.assert_allclose(soft, CNNClassifier(tiny_cnn).predict_proba(sub.train.images), atol=1e-6)
+    t = train._targets(jax.random.PRNGKey(0), jnp.asarray(sub.train.labels[:4]), jnp.asarray(soft[:4]), 7, cfg)
+    np.testing.assert_allclose(t, 0.5 * jax.nn.one_hot(sub.train.labels[:4], 7) + 0.5 * soft[:4], atol=1e-6)
+    with pytest.raises(EmojaxError, match="distillation"):
+        train.training_data(dataclasses.replace(cfg, distill=0.0), sub)
