@@ -67,6 +67,18 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.unlink(tmp)
 
 
+def write_table(path: str | os.PathLike, text: str, rows) -> None:
+    """A Markdown table and, beside it (``.json``), every figure it was made from; each
+    file replaced whole or not at all."""
+    import json
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    with atomic_path(path.with_suffix(".json")) as tmp:
+        tmp.write_text(json.dumps(rows, indent=2))
+
+
 def _remove_stale(path: Path) -> None:
     """Delete temporaries that a killed writer of ``path`` left (SIGKILL leaves no chance to
     clean up): their name holds the writer's process id, and that process is gone."""

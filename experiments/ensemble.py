@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 
 from emojax import data as data_lib
 from emojax import photoset, robustness
-from emojax.io import EmojaxError, atomic_path, run
+from emojax.io import EmojaxError, run, write_table
 from emojax.pipeline import VIEWS, CNNClassifier, Ensemble
 
 
@@ -96,11 +95,7 @@ def main(argv=None) -> int:
             + f"\n\n`python experiments/ensemble.py {shlex.join(argv or sys.argv[1:])}`\n")
     print(text)
     if args.out:
-        out = Path(args.out)
-        with atomic_path(out) as tmp:
-            tmp.write_text(text)
-        with atomic_path(out.with_suffix(".json")) as tmp:
-            tmp.write_text(json.dumps(rows, indent=2))
+        write_table(args.out, text, rows)
     return 0
 
 

@@ -13,14 +13,13 @@ tar -x --strip-components=2 -C runs/w48e160``.
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
 
 from emojax import data as data_lib
 from emojax import photoset, robustness
-from emojax.io import atomic_path, run
+from emojax.io import run, write_table
 from emojax.pipeline import load_classifier
 
 
@@ -67,11 +66,7 @@ def main(argv=None) -> int:
             + "\n".join(lines) + f"\n\n`python experiments/generalization_table.py {shlex.join(argv or sys.argv[1:])}`\n")
     print(text)
     if args.out:
-        out = Path(args.out)
-        with atomic_path(out) as tmp:
-            tmp.write_text(text)
-        with atomic_path(out.with_suffix(".json")) as tmp:
-            tmp.write_text(json.dumps(rows, indent=2))
+        write_table(args.out, text, rows)
     return 0
 
 

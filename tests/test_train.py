@@ -353,3 +353,20 @@ def test_distillation_targets_are_the_teachers_probabilities(tiny_cnn, small_fer
     np.testing.assert_allclose(t, 0.5 * jax.nn.one_hot(sub.train.labels[:4], 7) + 0.5 * soft[:4], atol=1e-6)
     with pytest.raises(EmojaxError, match="distillation"):
         train.training_data(dataclasses.replace(cfg, distill=0.0), sub)
+
+
+def test_ensemble_averages_members_and_refuses_mixed_classes(tiny_cnn, small_fer, tmp_path):
+    """The ensemble's probabilities are its members' mean; members must share classes.
+    experiments/ensemble.py needs two of them."""
+    from emojax.io import EmojaxError
+    from emojax.pipeline import Ensemble, shipped
+
+    a, b = CNNClassifier(tiny_cnn), CNNClassifier(tiny_cnn, views=2)
+    crops = small_fer.val.images[:8]
+    np.testing.assert_allclose(Ensemble([a, b]).predict_proba(crops),
+                               (a.predict_proba(crops) + b.predict_proba(crops)) / 2, atol=1e-6)
+    with pytest.raises(EmojaxError, match="classes"):  # FER+'s 8 classes against FER2013's 7
+        Ensemble([a, CNNClassifier(shipped("ferplus") / "multilabel")])
+    script = Path(__file__).resolve().parents[1] / "experiments" / "ensemble.py"
+    proc = subprocess.run([sys.executable, str(script), str(tiny_cnn)], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.strip().startswith("error:") and "two" in proc.stderr
