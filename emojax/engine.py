@@ -172,7 +172,7 @@ class DeviceEpochs:
 
     def epoch(self, state: train.TrainState, epoch: int) -> tuple[train.TrainState, dict, dict]:
         state, means = self.train_epoch(state, epoch)
-        return state, means, self.evaluate(state)
+        return state, means, self.evaluate(train.averaged(state))
 
 
 # --------------------------------------------------------------------------- many models
@@ -306,6 +306,9 @@ def train_many(cfgs: Sequence[train.Config], ds: data_lib.Dataset, outs: Sequenc
     if len({o.absolute() for o in outs}) != len(outs):
         raise EmojaxError("two models would write into the same folder")
     base, traced = _group(cfgs)
+    if base.ema:
+        raise EmojaxError("a moving average of the weights (ema) is not in the many-models program yet: "
+                          "train such models one at a time")
     k_models = len(cfgs)
     train_split, val, mesh, steps, soft = train.training_data(base, ds)
     for out in outs:

@@ -13,7 +13,9 @@ the shuffling order and every random key are derived from (seed, epoch, step).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import os
 import shutil
 import sys
 import time
@@ -52,6 +54,8 @@ class Config:
     schedule: str = "cosine"         # cosine | onecycle | constant
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.0
+    ema: float = 0.0                 # per-step decay of a moving average of the weights (0 = off);
+                                     #   evaluation, early stopping and the saved model use the average
     augment: bool = True
     shift: float = 0.1               # max translation, fraction of the image
     scale: float = 0.1               # max zoom in/out
@@ -83,6 +87,15 @@ class Config:
 
 class TrainState(train_state.TrainState):
     batch_stats: Any = None
+    ema: Any = None  # {"params", "batch_stats"} averaged over steps when Config.ema > 0
+
+
+def averaged(state: TrainState) -> TrainState:
+    """The state to evaluate and save: its moving average of the weights where it keeps one
+    (the average of the last ~1/(1-decay) steps, smoother than any single step's weights)."""
+    if state.ema is None:
+        return state
+    return state.replace(params=state.ema["params"], batch_stats=state.ema["batch_stats"])
 
 
 def make_schedule(cfg: Config, steps_per_epoch: int) -> optax.Schedule:
@@ -119,7 +132,15 @@ def create_state(cfg: Config, num_classes: int, steps_per_epoch: int) -> TrainSt
         return TrainState.create(apply_fn=model.apply, params=variables["params"],
                                  batch_stats=variables["batch_stats"], tx=tx)
 
-    return create()
+    state = create()
+    return _start_average(state) if cfg.ema else state
+
+
+def _start_average(state: TrainState) -> TrainState:
+    """The moving average starts at the current weights, in buffers of its own (the step
+    donates its input state, and one buffer cannot be donated twice)."""
+    copy = lambda t: jax.tree_util.tree_map(lambda a: jnp.array(a, copy=True), t)
+    return state.replace(ema={"params": copy(state.params), "batch_stats": copy(state.batch_stats)})
 
 
 def init_from(state: TrainState, folder: str | Path) -> tuple[TrainState, list[str]]:
@@ -148,6 +169,8 @@ def init_from(state: TrainState, folder: str | Path) -> tuple[TrainState, list[s
     both = jax.tree_util.tree_map_with_path(merge, both)
     state = state.replace(params=both["params"], batch_stats=both["batch_stats"],
                           opt_state=state.tx.init(both["params"]))
+    if state.ema is not None:
+        state = _start_average(state)
     return state, sorted({f.rsplit("/", 1)[0] for f in fresh})
 
 
@@ -307,6 +330,9 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, soft: ja
 
     (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     state = state.apply_gradients(grads=grads, batch_stats=updates["batch_stats"])
+    if cfg.ema:
+        new = {"params": state.params, "batch_stats": state.batch_stats}
+        state = state.replace(ema=optax.incremental_update(new, state.ema, 1 - cfg.ema))
     return state, {"loss": loss, "accuracy": (logits.argmax(-1) == labels).mean()}
 
 
@@ -401,9 +427,29 @@ def training_data(cfg: Config, ds: data_lib.Dataset):
 
 def teacher_probabilities(folders, split: data_lib.Split, classes) -> np.ndarray:
     """The teachers' averaged probabilities on the clean Training faces, each at its chosen
-    test-time views: deterministic, so a resumed run gets the same targets."""
+    test-time views: deterministic, so a resumed run gets the same targets. They are cached
+    (``$XDG_CACHE_HOME/emojax/teachers``, keyed by the teachers' files and the images): ten
+    views of three VGGs over Training take about 20 CPU minutes, every resume."""
+    from emojax.io import atomic_path
     from emojax.pipeline import CNNClassifier, Ensemble
 
+    h = hashlib.sha1(split.images.tobytes())
+    for f in folders:
+        f = Path(f).resolve()
+        for p in [f / "model.json", *sorted((f / "weights").rglob("*"))]:
+            if not p.is_file():
+                continue
+            st = p.stat()
+            h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode())
+    cache = (Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "emojax" / "teachers"
+             / f"{h.hexdigest()[:16]}.npy")
+    if cache.exists():
+        try:
+            probs = np.load(cache, allow_pickle=False)
+            if probs.shape == (len(split), len(classes)):
+                return probs
+        except (OSError, ValueError):
+            pass  # stale or corrupt: compute again
     members = []
     for f in folders:
         clf = CNNClassifier(f)
@@ -411,7 +457,13 @@ def teacher_probabilities(folders, split: data_lib.Split, classes) -> np.ndarray
         if clf.classes != tuple(classes):
             raise EmojaxError(f"teacher {f} has classes {list(clf.classes)}, the data {list(classes)}")
         members.append(clf)
-    return Ensemble(members).predict_proba(split.images).astype(np.float32)
+    probs = Ensemble(members).predict_proba(split.images).astype(np.float32)
+    try:
+        with atomic_path(cache) as tmp:
+            np.save(tmp, probs)
+    except OSError:
+        pass  # caching is an optimisation only
+    return probs
 
 
 # What a run writes into its folder; a folder holding any of them holds a run.
@@ -501,7 +553,7 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
                     bar.set_postfix({k: f"{float(v):.3f}" for k, v in jax.device_get(m).items()})
             means = {k: float(np.mean(v)) for k, v in
                      jax.tree_util.tree_map(lambda *a: np.stack(a), *jax.device_get(step_metrics)).items()}
-            v = evaluate_split(state, val, mesh)
+            v = evaluate_split(averaged(state), val, mesh)
         row = {"epoch": epoch, "train_loss": means["loss"], "train_accuracy": means["accuracy"],
                "val_loss": v["loss"], "val_accuracy": v["accuracy"],
                "lr": float(schedule(int(state.step)))}
@@ -516,8 +568,9 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
         if v["accuracy"] > meta["best"]["val_accuracy"]:
             meta["best"] = {"epoch": epoch, "val_accuracy": v["accuracy"]}
             if writer_host:
-                    models.save(out, cfg.model, model_kwargs, ds.classes,
-                            {"params": state.params, "batch_stats": state.batch_stats},
+                best = averaged(state)
+                models.save(out, cfg.model, model_kwargs, ds.classes,
+                            {"params": best.params, "batch_stats": best.batch_stats},
                             extra={"epoch": epoch, "dataset": ds.source, "labels": cfg.labels})
         mngr.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                                  meta=ocp.args.JsonSave(meta)))

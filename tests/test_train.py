@@ -339,11 +339,13 @@ def test_photometric_augmentation_imitates_the_benchmark_corruptions(small_fer):
     np.testing.assert_allclose(np.asarray(z) * 255, np.round(np.asarray(z) * 255), atol=1e-3)
 
 
-def test_distillation_targets_are_the_teachers_probabilities(tiny_cnn, small_fer):
+def test_distillation_targets_are_the_teachers_probabilities(tiny_cnn, small_fer, tmp_path, monkeypatch):
     """With a teacher, the soft targets are its probabilities on the clean Training faces,
-    mixed with the one-hot label at the distill weight; half a setting is refused."""
+    mixed with the one-hot label at the distill weight; half a setting is refused. The
+    probabilities are cached, and a changed teacher file invalidates the cache."""
     from emojax.io import EmojaxError
 
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     sub = dataclasses.replace(small_fer, train=small_fer.train.subset(slice(0, 256)))
     cfg = train.Config(model="small", model_kwargs={"width": 4}, teacher=(str(tiny_cnn),), distill=0.5,
                        batch_size=64)
@@ -353,6 +355,44 @@ def test_distillation_targets_are_the_teachers_probabilities(tiny_cnn, small_fer
     np.testing.assert_allclose(t, 0.5 * jax.nn.one_hot(sub.train.labels[:4], 7) + 0.5 * soft[:4], atol=1e-6)
     with pytest.raises(EmojaxError, match="distillation"):
         train.training_data(dataclasses.replace(cfg, distill=0.0), sub)
+    (cached,) = (tmp_path / "cache" / "emojax" / "teachers").glob("*.npy")
+    np.testing.assert_array_equal(np.load(cached), soft)
+    np.save(cached, np.full_like(soft, 1 / 7))  # a resume reads the cache, not the teachers
+    np.testing.assert_array_equal(train.training_data(cfg, sub)[-1], np.full_like(soft, 1 / 7))
+    teacher = Path(tmp_path / "teacher")
+    shutil.copytree(tiny_cnn, teacher, ignore=shutil.ignore_patterns("ckpt"))
+    cfg2 = dataclasses.replace(cfg, teacher=(str(teacher),))
+    np.testing.assert_allclose(train.training_data(cfg2, sub)[-1], soft, atol=1e-6)
+    shutil.copytree(tiny_cnn / "weights", teacher / "weights", dirs_exist_ok=True)  # retrained: new files
+    os.utime(teacher / "model.json", ns=(1, 1))
+    assert len(list(cached.parent.glob("*.npy"))) == 2
+    train.training_data(cfg2, sub)
+    assert len(list(cached.parent.glob("*.npy"))) == 3
+
+
+def test_moving_average_of_the_weights_is_what_is_evaluated_and_saved(tiny_cnn, small_fer, tmp_path):
+    """With ``ema``, each step moves the average by (1 - decay) towards the new weights, and
+    the saved model is the average: at a decay of 0.999999 it stays at the initial weights
+    while the trained ones move away."""
+    sub = dataclasses.replace(small_fer, train=small_fer.train.subset(slice(0, 256)),
+                              val=small_fer.val.subset(slice(0, 64)), test=small_fer.test.subset(slice(0, 64)))
+    cfg = train.Config(model="small", model_kwargs={"width": 8}, epochs=1, batch_size=64, augment=False,
+                       init=str(tiny_cnn), ema=0.9)
+    state, _ = train.init_from(train.create_state(cfg, 7, 4), tiny_cnn)
+    before = jax.tree_util.tree_map(np.asarray, state.ema["params"])
+    x, y = jnp.asarray(sub.train.images[:64]), jnp.asarray(sub.train.labels[:64])
+    state, _ = train.train_step(state, x, y, None, jax.random.PRNGKey(0), cfg)
+    jax.tree_util.tree_map(lambda e, b, p: np.testing.assert_allclose(e, 0.9 * b + 0.1 * p, rtol=1e-5, atol=1e-7),
+                           state.ema["params"], before, state.params)
+    assert train.averaged(state).params is state.ema["params"]
+    _, init_vars, _ = models.load(tiny_cnn)
+    for decay, same in ((0.999999, True), (0.0, False)):
+        out = tmp_path / f"ema{decay}"
+        train.train(dataclasses.replace(cfg, ema=decay), sub, out, progress=False)
+        _, saved, _ = models.load(out)
+        diff = max(float(np.abs(np.asarray(a) - np.asarray(b)).max()) for a, b in zip(
+            jax.tree_util.tree_leaves(saved["params"]), jax.tree_util.tree_leaves(init_vars["params"])))
+        assert (diff < 1e-4) == same, (decay, diff)
 
 
 def test_ensemble_averages_members_and_refuses_mixed_classes(tiny_cnn, small_fer, tmp_path):
