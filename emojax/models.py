@@ -257,6 +257,20 @@ def save(folder: str | Path, name: str, kwargs: dict, classes: Sequence[str], va
         tmp.write_text(json.dumps(meta, indent=2))
 
 
+def fingerprint(folder: str | Path) -> str:
+    """A hash of a saved model's files (``model.json`` and ``weights/``, by content): what
+    caches of a model's outputs are keyed by, so a copied model keeps its key and a
+    retrained one gets a new one."""
+    import hashlib
+
+    folder = Path(folder)
+    h = hashlib.sha1()
+    for p in [folder / "model.json", *sorted((folder / "weights").rglob("*"))]:
+        if p.is_file():
+            h.update(str(p.relative_to(folder)).encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
 def read_meta(folder: str | Path) -> dict:
     """``model.json`` of a saved model, validated: a dict with ``model`` (a registered
     architecture), ``kwargs`` (a dict) and ``classes`` (a list of names)."""

@@ -435,12 +435,7 @@ def teacher_probabilities(folders, split: data_lib.Split, classes) -> np.ndarray
 
     h = hashlib.sha1(split.images.tobytes())
     for f in folders:
-        f = Path(f).resolve()
-        for p in [f / "model.json", *sorted((f / "weights").rglob("*"))]:
-            if not p.is_file():
-                continue
-            st = p.stat()
-            h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode())
+        h.update(models.fingerprint(f).encode())
     cache = (Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "emojax" / "teachers"
              / f"{h.hexdigest()[:16]}.npy")
     if cache.exists():

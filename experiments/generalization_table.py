@@ -6,13 +6,17 @@ pipeline, per class. PrivateTest is not looked at: this table is for choosing.
         --data ../shared/data/fer2013.csv.gz --photos ../shared/data/jaffe \
         --out results/generalization/runs.md
 
-A model may be named ``NAME=FOLDER`` (the table shows NAME). An earlier shipped model comes
+A model may be named ``NAME=FOLDER`` (the table shows NAME). ``--reuse`` takes the figures of
+a model from an earlier table's JSON where its files, the PublicTest images and the photo
+crops are the same (a hash of each), so adding a run to the table computes that run only. An earlier shipped model comes
 back from git for such a table: ``mkdir -p runs/w48e160 && git archive 137aa4e results/model |
 tar -x --strip-components=2 -C runs/w48e160``.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -20,6 +24,7 @@ from pathlib import Path
 from emojax import data as data_lib
 from emojax import photoset, robustness
 from emojax.io import run, write_table
+from emojax.models import fingerprint
 from emojax.pipeline import load_classifier
 
 
@@ -30,6 +35,7 @@ def main(argv=None) -> int:
     p.add_argument("--photos", required=True, help="labelled photo set (e.g. JAFFE)")
     p.add_argument("--limit", type=int, help="first N PublicTest images only (quick checks)")
     p.add_argument("--out", help="Markdown file to write (a .json with every figure goes beside it)")
+    p.add_argument("--reuse", help="an earlier table's .json: its rows for unchanged models are kept")
     args = p.parse_args(argv)
     ds = data_lib.load(args.data, verbose=False)
     val = data_lib.require(ds.val, "validation (PublicTest)")
@@ -37,16 +43,26 @@ def main(argv=None) -> int:
         val = val.subset(slice(0, args.limit))
     photos = photoset.read(args.photos)
     crops, found = photoset.crops(photos, progress=True)
+    inputs = hashlib.sha1(val.images.tobytes() + val.labels.tobytes() + crops.tobytes() + found.tobytes()
+                          + "|".join(ph.emotion for ph in photos).encode()).hexdigest()
+    earlier = {}
+    if args.reuse and Path(args.reuse).is_file():
+        earlier = {r["key"]: r for r in json.loads(Path(args.reuse).read_text()) if "key" in r}
     rows = []
     for spec in args.models:
         name, _, folder = spec.rpartition("=")
         name = name or folder
         clf = load_classifier(folder)  # one view: what predict, live and serve use
+        key = hashlib.sha1(f"{fingerprint(folder)}|{inputs}".encode()).hexdigest()
+        if key in earlier:
+            rows.append({**earlier[key], "model": name, "folder": folder})
+            print(f"{name}: unchanged, figures from {args.reuse}", file=sys.stderr)
+            continue
         bench = robustness.benchmark(clf, val.images, val.labels, progress=True)
         rep = photoset.evaluate(clf, photos, crops, found)
-        rows.append({"model": name, "folder": folder, "publictest": bench["clean"], "corruptions": bench,
-                     "photos": {"accuracy": rep["accuracy"],
-                                "recall": {c: m["recall"] for c, m in rep["per_class"].items()}}})
+        rows.append({"model": name, "folder": folder, "key": key, "publictest": bench["clean"],
+                     "corruptions": bench, "photos": {"accuracy": rep["accuracy"], "recall": {
+                         c: m["recall"] for c, m in rep["per_class"].items()}}})
         print(f"{name}: PublicTest {100 * bench['clean']:.1f}%, worst mild "
               f"{bench['worst_mild']} -{bench['mild'][bench['worst_mild']]['drop']:.1f}, "
               f"photos {100 * rep['accuracy']:.1f}%", file=sys.stderr)

@@ -1,0 +1,54 @@
+"""The generalization runs table: clean PublicTest, the corruption benchmark and a labelled
+photo set through the face pipeline, per model; ``--reuse`` keeps an unchanged model's row."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from conftest import SHARED, run_cli
+
+JAFFE = SHARED / "jaffe"
+
+
+@pytest.fixture()
+def photo_set(tmp_path):
+    """Nine JAFFE photos in a folder per emotion (three emotions, three people each)."""
+    if not JAFFE.is_dir():
+        pytest.skip(f"JAFFE not found at {JAFFE}")
+    from emojax import photoset
+
+    chosen = {}
+    for ph in photoset.read(JAFFE):
+        if ph.emotion in ("happy", "surprise", "neutral") and len(chosen.setdefault(ph.emotion, [])) < 3:
+            chosen[ph.emotion].append(ph.path)
+    for emotion, paths in chosen.items():
+        (tmp_path / "set" / emotion).mkdir(parents=True)
+        for p in paths:
+            shutil.copy(p, tmp_path / "set" / emotion / p.name)
+    return tmp_path / "set"
+
+
+def test_runs_table_and_reuse(tiny_cnn, fer_path, photo_set, tmp_path):
+    out = tmp_path / "runs.md"
+    base = ("experiments/generalization_table.py", "--data", str(fer_path), "--photos", str(photo_set),
+            "--limit", "64", "--out", str(out))
+    first = run_cli(*base, f"tiny={tiny_cnn}")
+    assert first.returncode == 0, first.stderr
+    rows = json.loads(out.with_suffix(".json").read_text())
+    assert [r["model"] for r in rows] == ["tiny"] and {"happy", "surprise", "neutral"} <= set(rows[0]["photos"]["recall"])
+    assert "noise 8" in rows[0]["corruptions"]["mild"] and "| `tiny` |" in out.read_text()
+    # A copy of the model is the same model; a changed one is measured again.
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_cnn, copy, ignore=shutil.ignore_patterns("ckpt"))
+    meta = json.loads((copy / "model.json").read_text())
+    changed = tmp_path / "changed"
+    shutil.copytree(copy, changed)
+    (changed / "model.json").write_text(json.dumps({**meta, "note": "retrained"}))
+    second = run_cli(*base, "--reuse", str(out.with_suffix(".json")), f"again={copy}", f"changed={changed}")
+    assert second.returncode == 0, second.stderr
+    assert "again: unchanged" in second.stderr and "changed: unchanged" not in second.stderr
+    again, other = json.loads(out.with_suffix(".json").read_text())
+    assert again["model"] == "again" and again["corruptions"] == rows[0]["corruptions"]
+    assert other["corruptions"]["clean"] == rows[0]["corruptions"]["clean"]  # same weights, same figures
