@@ -47,6 +47,9 @@ def parse_args(argv):
     p.add_argument("--width", type=positive_int, help="model width (channels of the first stage)")
     p.add_argument("--patience", type=non_negative_int, help="early stopping: epochs without a better PublicTest accuracy")
     p.add_argument("--seed", type=int, help="random seed (initialisation, shuffling, augmentation)")
+    p.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
+                   help="one model per seed, all trained in one program (emojax.engine.train_many: "
+                   "cheap on a GPU), each in OUT/seed<SEED>; no checkpoints, so no --resume")
     p.add_argument("--init", help="start from this saved model folder (e.g. results/model): weights whose "
                    "names and shapes match are copied, the rest (an 8-class FER+ head) start fresh")
     p.add_argument("--engine", choices=("host", "device"),
@@ -66,6 +69,10 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.seeds and args.resume:
+        raise EmojaxError("--seeds trains in one program without checkpoints: --resume does not apply")
+    if args.seeds and (args.seed is not None or len(set(args.seeds)) != len(args.seeds)):
+        raise EmojaxError("--seeds: each seed once, and no --seed beside it")
     if args.distributed:
         import jax
 
@@ -95,11 +102,27 @@ def main(argv=None) -> int:
         ds = data_lib.load(src, labels=cfg.labels, ferplus=args.ferplus, ferplus_soft=cfg.ferplus_soft > 0)
         out = Path(args.out or ROOT / "results" / args.config)
     command = "python experiments/train_cnn.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    if args.seeds:
+        return _train_seeds(cfg, ds, out, args, command.strip())
     res = train(cfg, ds, out, resume=args.resume, overwrite=args.overwrite, command=command.strip(), progress=not args.no_progress)
     msg = f"best PublicTest accuracy {100 * res['val_accuracy']:.1f}% at epoch {res['best_epoch']}"
     if "test_accuracy" in res:
         msg += f"; PrivateTest accuracy {100 * res['test_accuracy']:.1f}%"
     print(f"{msg}. Results in {out}")
+    return 0
+
+
+def _train_seeds(cfg, ds, out: Path, args, command: str) -> int:
+    from emojax import engine
+
+    outs = [out / f"seed{s}" for s in args.seeds]
+    results = engine.train_many([dataclasses.replace(cfg, seed=s) for s in args.seeds], ds, outs,
+                                overwrite=args.overwrite, command=command, progress=not args.no_progress)
+    for o, res in zip(outs, results):
+        msg = f"{o}: best PublicTest accuracy {100 * res['val_accuracy']:.1f}% at epoch {res['best_epoch']}"
+        if "test_accuracy" in res:
+            msg += f"; PrivateTest accuracy {100 * res['test_accuracy']:.1f}%"
+        print(msg)
     return 0
 
 

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import assert_clean_error, run_cli
 from emojax import engine, train
 from emojax.io import EmojaxError
 from emojax.pipeline import CNNClassifier
@@ -161,3 +161,18 @@ def test_an_epoch_in_several_calls_is_the_epoch_in_one(small_fer):
     assert means[1] == pytest.approx(means[0], rel=1e-5)
     for a, b in zip(jax.tree_util.tree_leaves(params[0]), jax.tree_util.tree_leaves(params[1])):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+
+
+def test_seeds_from_the_command_line(small_csv, tmp_path):
+    """``train_cnn.py --seeds`` trains one model per seed in one program, a folder each;
+    ``--resume`` (no checkpoints) and a repeated seed are one error line."""
+    base = ("experiments/train_cnn.py", "--data", str(small_csv), "--config", "demo_small", "--epochs", "1",
+            "--out", str(tmp_path / "ens"), "--no-progress")
+    proc = run_cli(*base, "--seeds", "3", "5")
+    assert proc.returncode == 0, proc.stderr
+    seeds = [json.loads((tmp_path / "ens" / f"seed{s}" / "metrics.json").read_text())["config"]["seed"]
+             for s in (3, 5)]
+    assert seeds == [3, 5] and proc.stdout.count("best PublicTest accuracy") == 2
+    for extra in (("--seeds", "1", "--resume"), ("--seeds", "1", "1")):
+        assert_clean_error(run_cli(*base, *extra))
+    assert not (tmp_path / "ens" / "seed1").exists()
