@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emojax.io import EmojaxError, atomic_path, run
+from emojax.io import EmojaxError, atomic_path, cache_dir, run
 
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 FERPLUS_CLASSES = ("neutral", "happy", "surprise", "sad", "angry", "disgust", "fear", "contempt")
@@ -253,7 +253,7 @@ def _cache_path(path: Path) -> Path:
     name = f".{path.name}.emojax-{key}.npz"
     if os.access(path.parent, os.W_OK):
         return path.parent / name
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "emojax" / name
+    return cache_dir() / name
 
 
 def read_pixels(path: str | os.PathLike) -> dict:

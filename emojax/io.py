@@ -67,6 +67,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.unlink(tmp)
 
 
+def cache_dir() -> Path:
+    """Where emojax keeps what it can recompute (parsed datasets, teacher probabilities):
+    ``$XDG_CACHE_HOME/emojax``, by default ``~/.cache/emojax``."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "emojax"
+
+
 def write_table(path: str | os.PathLike, text: str, rows) -> None:
     """A Markdown table and, beside it (``.json``), every figure it was made from; each
     file replaced whole or not at all."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
 import sys
 import time
@@ -32,7 +31,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from emojax import data as data_lib
 from emojax import models
-from emojax.io import EmojaxError, check_out_dir
+from emojax.io import EmojaxError, cache_dir, check_out_dir
 
 
 @dataclasses.dataclass(frozen=True)
@@ -418,6 +417,8 @@ def training_data(cfg: Config, ds: data_lib.Dataset):
             or cfg.ferplus_soft else None)
     if soft is None and cfg.ferplus_soft:
         raise EmojaxError("ferplus_soft needs the data loaded with FER+ vote distributions")
+    if not 0 <= cfg.ema < 1:
+        raise EmojaxError(f"ema {cfg.ema} is not a decay in [0, 1)")
     if bool(cfg.teacher) != bool(cfg.distill) or (cfg.teacher and cfg.ferplus_soft):
         raise EmojaxError("distillation needs both teacher and distill, and no ferplus_soft beside them")
     if cfg.teacher:
@@ -436,8 +437,7 @@ def teacher_probabilities(folders, split: data_lib.Split, classes) -> np.ndarray
     h = hashlib.sha1(split.images.tobytes())
     for f in folders:
         h.update(models.fingerprint(f).encode())
-    cache = (Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "emojax" / "teachers"
-             / f"{h.hexdigest()[:16]}.npy")
+    cache = cache_dir() / "teachers" / f"{h.hexdigest()[:16]}.npy"
     if cache.exists():
         try:
             probs = np.load(cache, allow_pickle=False)

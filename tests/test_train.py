@@ -355,6 +355,8 @@ def test_distillation_targets_are_the_teachers_probabilities(tiny_cnn, small_fer
     np.testing.assert_allclose(t, 0.5 * jax.nn.one_hot(sub.train.labels[:4], 7) + 0.5 * soft[:4], atol=1e-6)
     with pytest.raises(EmojaxError, match="distillation"):
         train.training_data(dataclasses.replace(cfg, distill=0.0), sub)
+    with pytest.raises(EmojaxError, match="ema"):
+        train.training_data(dataclasses.replace(cfg, ema=1.0), sub)
     (cached,) = (tmp_path / "cache" / "emojax" / "teachers").glob("*.npy")
     np.testing.assert_array_equal(np.load(cached), soft)
     np.save(cached, np.full_like(soft, 1 / 7))  # a resume reads the cache, not the teachers
