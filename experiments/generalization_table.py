@@ -8,7 +8,8 @@ pipeline, per class. PrivateTest is not looked at: this table is for choosing.
 
 A model may be named ``NAME=FOLDER`` (the table shows NAME). ``--reuse`` takes the figures of
 a model from an earlier table's JSON where its files, the PublicTest images and the photo
-crops are the same (a hash of each), so adding a run to the table computes that run only. An earlier shipped model comes
+crops are the same (a hash of each), so adding a run to the table computes that run only.
+An earlier shipped model comes
 back from git for such a table: ``mkdir -p runs/w48e160 && git archive 137aa4e results/model |
 tar -x --strip-components=2 -C runs/w48e160``.
 """
@@ -52,12 +53,12 @@ def main(argv=None) -> int:
     for spec in args.models:
         name, _, folder = spec.rpartition("=")
         name = name or folder
-        clf = load_classifier(folder)  # one view: what predict, live and serve use
         key = hashlib.sha1(f"{fingerprint(folder)}|{inputs}".encode()).hexdigest()
         if key in earlier:
             rows.append({**earlier[key], "model": name, "folder": folder})
             print(f"{name}: unchanged, figures from {args.reuse}", file=sys.stderr)
             continue
+        clf = load_classifier(folder)  # one view: what predict, live and serve use
         bench = robustness.benchmark(clf, val.images, val.labels, progress=True)
         rep = photoset.evaluate(clf, photos, crops, found)
         rows.append({"model": name, "folder": folder, "key": key, "publictest": bench["clean"],

@@ -105,11 +105,15 @@ def main(argv=None) -> int:
     if args.seeds:
         return _train_seeds(cfg, ds, out, args, command.strip())
     res = train(cfg, ds, out, resume=args.resume, overwrite=args.overwrite, command=command.strip(), progress=not args.no_progress)
+    print(f"{_summary(res)}. Results in {out}")
+    return 0
+
+
+def _summary(res: dict) -> str:
     msg = f"best PublicTest accuracy {100 * res['val_accuracy']:.1f}% at epoch {res['best_epoch']}"
     if "test_accuracy" in res:
         msg += f"; PrivateTest accuracy {100 * res['test_accuracy']:.1f}%"
-    print(f"{msg}. Results in {out}")
-    return 0
+    return msg
 
 
 def _train_seeds(cfg, ds, out: Path, args, command: str) -> int:
@@ -119,10 +123,7 @@ def _train_seeds(cfg, ds, out: Path, args, command: str) -> int:
     results = engine.train_many([dataclasses.replace(cfg, seed=s) for s in args.seeds], ds, outs,
                                 overwrite=args.overwrite, command=command, progress=not args.no_progress)
     for o, res in zip(outs, results):
-        msg = f"{o}: best PublicTest accuracy {100 * res['val_accuracy']:.1f}% at epoch {res['best_epoch']}"
-        if "test_accuracy" in res:
-            msg += f"; PrivateTest accuracy {100 * res['test_accuracy']:.1f}%"
-        print(msg)
+        print(f"{o}: {_summary(res)}")
     return 0
 
 
