@@ -113,6 +113,22 @@ def test_augmentation_keeps_images_valid_and_flip_is_a_mirror():
     assert bool((same | mirrored).all()) and 0 < int(mirrored.sum()) < 16
 
 
+def test_occlusion_hides_one_face_half_at_the_given_rate():
+    x = jnp.full((400, 48, 48, 1), 0.5)
+    y = np.asarray(train.occlude(jax.random.PRNGKey(0), x, 0.5))[..., 0]
+    changed = np.abs(y - 0.5) > 1e-6  # noise in [0, 1) is never exactly the grey it replaces
+    rows = changed.any(2)  # (B, 48): which rows of each image were hidden
+    (u0, u1), (l0, l1) = train.FACE_BANDS
+    upper, lower = np.zeros(48, bool), np.zeros(48, bool)
+    upper[u0:u1], lower[l0:l1] = True, True
+    kinds = [tuple(r) for r in rows]
+    assert set(kinds) == {tuple(np.zeros(48, bool)), tuple(upper), tuple(lower)}  # whole bands, one at most
+    assert rows.any() and changed[rows].all()  # a hidden row is hidden across its width
+    hidden = rows.any(1)
+    assert 0.4 < hidden.mean() < 0.6 and 0.35 < rows[hidden][:, l0].mean() < 0.65
+    assert train.Config().occlude == 0.0  # off by default: earlier recipes are unchanged
+
+
 @pytest.mark.parametrize("mode", ["majority", "crossentropy", "pld", "multilabel"])
 def test_ferplus_training_modes_learn(mode):
     """Each FER+ target mode lowers the loss on a fixed batch of soft targets."""
