@@ -1,4 +1,5 @@
-"""Shared command-line plumbing: one-line errors and exit codes, atomic file writes.
+"""Shared command-line plumbing: one-line errors and exit codes, atomic file writes, and
+the Markdown tables and command lines that results files carry.
 
 Every CLI in emojax wraps its ``main`` with :func:`run`, so that bad input (a missing
 file, a corrupt image, no camera) ends with ``error: <what went wrong>`` on stderr and
@@ -9,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import shlex
 import signal
 import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 
 class EmojaxError(Exception):
@@ -71,6 +73,19 @@ def cache_dir() -> Path:
     """Where emojax keeps what it can recompute (parsed datasets, teacher probabilities):
     ``$XDG_CACHE_HOME/emojax``, by default ``~/.cache/emojax``."""
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "emojax"
+
+
+def command_line(script: str, argv: Sequence[str] | None) -> str:
+    """``python experiments/NAME.py ARGS``: how a results file says what made it (``script``
+    is the caller's ``__file__``, ``argv`` its arguments, ``None`` for the process's)."""
+    rel = Path(script).resolve()
+    return shlex.join(["python", f"{rel.parent.name}/{rel.name}", *(sys.argv[1:] if argv is None else argv)])
+
+
+def markdown_table(head: Sequence[str], rows: Iterable[Sequence[str]], left: int = 1) -> str:
+    """A Markdown table, its first ``left`` columns left-aligned and the figures right-aligned."""
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * left + "---:|" * (len(head) - left)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
 def write_table(path: str | os.PathLike, text: str, rows) -> None:

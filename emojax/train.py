@@ -424,6 +424,33 @@ def _checkpoint_manager(out: Path):
         item_names=("state", "meta"))
 
 
+def export_checkpoint(run: str | Path, out: str | Path) -> int:
+    """Save the weights of ``run``'s last checkpoint (their moving average, where the run
+    keeps one) as a model in ``out``; returns its epoch. A run saves the epoch that is best
+    on PublicTest only, and a later one may generalize better: this makes it a model that
+    ``evaluate --photos`` and the tables can measure, while the run goes on."""
+    import orbax.checkpoint as ocp
+
+    run = Path(run)
+    meta = models.read_meta(run)
+    if not (run / "ckpt").is_dir():
+        raise EmojaxError(f"{run} has no checkpoint (ckpt/)")
+    mngr = ocp.CheckpointManager((run / "ckpt").absolute(), item_names=("state", "meta"))
+    step = mngr.latest_step()
+    if step is None:
+        raise EmojaxError(f"{run}/ckpt holds no finished checkpoint")
+    restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(),
+                                                          meta=ocp.args.JsonRestore()))
+    mngr.close()
+    state = restored["state"]
+    weights = state.get("ema") or state
+    epoch = int(restored["meta"]["epoch"])
+    models.save(out, meta["model"], meta["kwargs"], meta["classes"],
+                {"params": weights["params"], "batch_stats": weights["batch_stats"]},
+                extra={"epoch": epoch, "exported_from": str(run)})
+    return epoch
+
+
 def training_data(cfg: Config, ds: data_lib.Dataset):
     """What every training path needs, checked: ``(train split, validation split, mesh,
     steps per epoch, soft targets or None)``."""

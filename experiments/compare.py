@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ import numpy as np  # noqa: E402
 
 from emojax import data as data_lib  # noqa: E402
 from emojax import evaluate  # noqa: E402
-from emojax.io import EmojaxError, atomic_path, check_out_dir, positive_int, run  # noqa: E402
+from emojax.io import EmojaxError, atomic_path, check_out_dir, command_line, positive_int, run  # noqa: E402
 from emojax.pipeline import DEFAULT_MODEL, DEFAULT_SVM, load_classifier, shipped  # noqa: E402
 
 
@@ -166,7 +165,7 @@ def plot(rows: list[dict], classes, path: Path) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     check_out_dir(args.out_dir, "--out")
-    command = "python experiments/compare.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    command = command_line(__file__, argv)
     ds = data_lib.load(args.data, verbose=False)
     test = data_lib.require(ds.test, "test (PrivateTest)")
     if args.limit:
@@ -177,7 +176,7 @@ def main(argv=None) -> int:
     rows = [measure(name, Path(path), test, ds.classes, args.repeats) for name, path in models]
     out = Path(args.out_dir)
     with atomic_path(out / "comparison.md") as tmp:
-        tmp.write_text(markdown(rows, ds.classes, len(test), ds.source, command.strip()))
+        tmp.write_text(markdown(rows, ds.classes, len(test), ds.source, command))
     plot(rows, ds.classes, out / "comparison.png")
     for r in rows:
         print(f"{r['name']:8s} accuracy {100 * r['report']['accuracy']:.1f}%  macro-F1 "

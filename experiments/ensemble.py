@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import shlex
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import numpy as np
 
 from emojax import data as data_lib
 from emojax import photoset, robustness
-from emojax.io import EmojaxError, run, write_table
+from emojax.io import EmojaxError, command_line, markdown_table, run, write_table
 from emojax.pipeline import VIEWS, CNNClassifier, Ensemble
 
 
@@ -82,17 +81,16 @@ def main(argv=None) -> int:
     classes = list(ds.classes)
     head = ["model", f"PublicTest ({args.views} view{'s' if args.views > 1 else ''})", "PrivateTest",
             "worst mild drop"] + ([Path(args.photos).name, *classes] if photos is not None else [])
-    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    table = []
     for r in rows:
         cells = [f"`{r['model']}`", f"{100 * r['publictest']:.1f}%", f"{100 * r['privatetest']:.1f}%",
                  f"{r['worst_mild']['drop']:.1f} ({r['worst_mild']['name']})"]
         if "photos" in r:
             cells += [f"{100 * r['photos']['accuracy']:.1f}%", *[f"{100 * r['photos']['recall'][c]:.0f}" for c in classes]]
-        lines.append("| " + " | ".join(cells) + " |")
+        table.append(cells)
     text = ("Members and their average (probabilities), each member chosen on PublicTest before; "
             "PrivateTest reported, never chosen on. Photo-set columns: accuracy over every photo and "
-            "recall per class (%).\n\n" + "\n".join(lines)
-            + f"\n\n`python experiments/ensemble.py {shlex.join(argv or sys.argv[1:])}`\n")
+            f"recall per class (%).\n\n{markdown_table(head, table)}\n\n`{command_line(__file__, argv)}`\n")
     print(text)
     if args.out:
         write_table(args.out, text, rows)

@@ -18,13 +18,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shlex
 import sys
 from pathlib import Path
 
 from emojax import data as data_lib
 from emojax import photoset, robustness
-from emojax.io import run, write_table
+from emojax.io import command_line, markdown_table, run, write_table
 from emojax.models import fingerprint
 from emojax.pipeline import load_classifier
 
@@ -71,16 +70,16 @@ def main(argv=None) -> int:
     mild = list(rows[0]["corruptions"]["mild"])
     head = ["model", "PublicTest (1 view)", "worst mild drop", *[f"{n}" for n in mild],
             f"{Path(args.photos).name}", *classes]
-    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    cells = []
     for r in rows:
         c = r["corruptions"]
-        lines.append("| " + " | ".join([
+        cells.append([
             f"`{r['model']}`", f"{100 * r['publictest']:.1f}%", f"{c['mild'][c['worst_mild']]['drop']:.1f} ({c['worst_mild']})",
             *[f"{c['mild'][n]['drop']:+.1f}" for n in mild], f"{100 * r['photos']['accuracy']:.1f}%",
-            *[f"{100 * r['photos']['recall'][k]:.0f}" for k in classes]]) + " |")
+            *[f"{100 * r['photos']['recall'][k]:.0f}" for k in classes]])
     text = ("Corruption columns: points lost against clean PublicTest (one view). Photo-set columns: "
             "accuracy over every photo (no face found counts as wrong) and recall per class (%).\n\n"
-            + "\n".join(lines) + f"\n\n`python experiments/generalization_table.py {shlex.join(argv or sys.argv[1:])}`\n")
+            f"{markdown_table(head, cells)}\n\n`{command_line(__file__, argv)}`\n")
     print(text)
     if args.out:
         write_table(args.out, text, rows)

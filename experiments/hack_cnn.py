@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 import time
 from fractions import Fraction
@@ -35,7 +34,7 @@ if str(ROOT) not in sys.path:
 
 from emojax import attack, models  # noqa: E402
 from emojax import data as data_lib  # noqa: E402
-from emojax.io import EmojaxError, atomic_path, check_out_dir, positive_int, run  # noqa: E402
+from emojax.io import EmojaxError, atomic_path, check_out_dir, command_line, positive_int, run  # noqa: E402
 from emojax.pipeline import predict_proba  # noqa: E402
 from emojax.pipeline import DEFAULT_MODEL  # noqa: E402
 
@@ -259,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp.write_text(robustness_markdown(rob, targeted, name, args.source, args.target))
 
     report = {
-        "command": shlex.join(["python", "experiments/hack_cnn.py", *(sys.argv[1:] if argv is None else argv)]),
+        "command": command_line(__file__, argv),
         "model": name, "model_epoch": meta.get("epoch"), "classes": classes,
         "attack": {"method": "targeted iterative FGSM, margin loss, straight-through rounding",
                    "steps": attack.STEPS, "step_fraction_of_eps": attack.STEP,

@@ -11,13 +11,11 @@ half outvote (posed anger: angry brows over a neutral mouth).
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 
 import numpy as np
 
 from emojax import photoset
-from emojax.io import run, write_table
+from emojax.io import command_line, markdown_table, run, write_table
 from emojax.pipeline import load_classifier
 from emojax.train import FACE_BANDS
 
@@ -40,7 +38,7 @@ def main(argv=None) -> int:
     (u0, u1), (l0, l1) = FACE_BANDS
     views = {"whole face": crops, f"brows and eyes hidden (rows {u0}-{u1 - 1})": hide(crops, (u0, u1)),
              f"mouth and chin hidden (rows {l0}-{l1 - 1})": hide(crops, (l0, l1))}
-    rows, lines = [], []
+    rows = []
     for spec in args.models:
         name, _, folder = spec.rpartition("=")
         name = name or folder
@@ -51,13 +49,11 @@ def main(argv=None) -> int:
             rows.append({"model": name, "folder": folder, "view": view, "accuracy": rep["accuracy"],
                          "recall": recall})
     classes = list(rows[0]["recall"])
-    lines = ["| model | view | accuracy | " + " | ".join(classes) + " |", "|---|---|---:|" + "---:|" * len(classes)]
-    for r in rows:
-        lines.append(f"| `{r['model']}` | {r['view']} | {100 * r['accuracy']:.1f}% | "
-                     + " | ".join(f"{100 * r['recall'][c]:.0f}" for c in classes) + " |")
+    table = markdown_table(["model", "view", "accuracy", *classes], [
+        [f"`{r['model']}`", r["view"], f"{100 * r['accuracy']:.1f}%", *[f"{100 * r['recall'][c]:.0f}" for c in classes]]
+        for r in rows], left=2)
     text = ("Recall per class (%) on the photo set, whole crops and crops with one face half filled "
-            "with the crop's mean grey.\n\n" + "\n".join(lines)
-            + f"\n\n`python experiments/occlusion_sensitivity.py {shlex.join(argv or sys.argv[1:])}`\n")
+            f"with the crop's mean grey.\n\n{table}\n\n`{command_line(__file__, argv)}`\n")
     print(text)
     if args.out:
         write_table(args.out, text, rows)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from emojax.io import EmojaxError, atomic_path, run  # noqa: E402
+from emojax.io import EmojaxError, atomic_path, command_line, run  # noqa: E402
 
 DEFAULT_JAFFE = ROOT.parent / "shared" / "data" / "jaffe"
 DEFAULT_FER = ROOT.parent / "shared" / "data" / "fer2013.csv.gz"
@@ -114,8 +113,8 @@ def main(argv=None) -> int:
     n = args.forget or len(ds.val.images)
     fer_x, fer_y = ds.val.images[:n], ds.val.labels[:n]
     generic_fer = personal.accuracy(model, generic, fer_x, fer_y)
-    command = "python experiments/personal_jaffe.py " + shlex.join(argv if argv is not None else sys.argv[1:])
-    report = {"command": command.strip(), "protocol": args.protocol, "model": str(args.model), "photos": len(photos),
+    command = command_line(__file__, argv)
+    report = {"command": command, "protocol": args.protocol, "model": str(args.model), "photos": len(photos),
               "faces_found": int(found.sum()), "crop_seconds": crop_seconds, "people": len(people),
               "forget_images": int(n), "generic_fer_accuracy": generic_fer,
               "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} CPU cores "

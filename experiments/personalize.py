@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 from pathlib import Path
 
@@ -23,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from emojax.io import EmojaxError, atomic_path, check_out_dir, positive_float, positive_int, run  # noqa: E402
+from emojax.io import EmojaxError, atomic_path, check_out_dir, command_line, positive_float, positive_int, run  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -77,7 +76,7 @@ def main(argv=None) -> int:
     after = personal.accuracy(model, tuned.variables, images[held], labels[held])
     out = Path(args.out)
     personal.save(out, args.model, tuned.variables, extra={"personal_variant": args.variant})
-    report = {"command": "python experiments/personalize.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
+    report = {"command": command_line(__file__, argv),
               "variant": args.variant, "trained_layers": list(tuned.trainable), "steps": steps,
               "seconds": tuned.seconds, "images": int(len(labels)), "train_images": int((~held).sum()),
               "heldout_images": int(held.sum()), "skipped": skipped,

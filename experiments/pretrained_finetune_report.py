@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ if str(ROOT) not in sys.path:
 from emojax import data as data_lib  # noqa: E402
 from emojax import models, photoset, pretrained, robustness  # noqa: E402
 from emojax.evaluate import plot_confusion  # noqa: E402
-from emojax.io import EmojaxError, atomic_path, run  # noqa: E402
+from emojax.io import EmojaxError, atomic_path, command_line, markdown_table, run  # noqa: E402
 from emojax.pipeline import CNNClassifier, load_classifier  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -80,20 +79,19 @@ def main(argv=None) -> int:
     for f in ("learning_curves.png", "architecture.txt"):
         if (run_dir / f).exists():
             shutil.copyfile(run_dir / f, out / f)
-    command = "python " + shlex.join([str(Path(__file__).relative_to(ROOT)), *(argv or sys.argv[1:])])
+    command = command_line(__file__, argv)
     with atomic_path(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps({"command": command, "training": train_metrics, "variants": rows}, indent=2) + "\n")
     classes = list(ds.classes)
     head = ["model", "parameters", "PublicTest", "PrivateTest", "worst mild drop", "CPU ms/face (batched)",
             "JAFFE", *classes]
-    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
-    for name, r in rows.items():
-        lines.append("| " + " | ".join([
+    table = [[
             name, f"{r['parameters']:,}", f"{100 * r['publictest']:.1f}%", f"{100 * r['privatetest']:.1f}%",
             f"{r['worst_mild']['drop']:.1f} ({r['worst_mild']['name']})", f"{r['cpu_ms_per_face']['batched_ms']:.1f}",
-            f"{100 * r['jaffe']['accuracy']:.1f}%", *[f"{100 * r['jaffe']['recall'][c]:.0f}" for c in classes]]) + " |")
+            f"{100 * r['jaffe']['accuracy']:.1f}%", *[f"{100 * r['jaffe']['recall'][c]:.0f}" for c in classes]]
+        for name, r in rows.items()]
     text = ("The pretrained face backbone's two variants beside the shipped VGG (one view each; PrivateTest "
-            "reported, never chosen on; JAFFE per-class recall in %).\n\n" + "\n".join(lines)
+            "reported, never chosen on; JAFFE per-class recall in %).\n\n" + markdown_table(head, table)
             + f"\n\nTraining of (b): `{train_metrics['command']}`\n\n`{command}`\n")
     with atomic_path(out.parent / "variants.md") as tmp:
         tmp.write_text(text)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
-import shlex
 import sys
 from pathlib import Path
 
@@ -21,7 +20,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from emojax import data as data_lib  # noqa: E402
-from emojax.io import EmojaxError, non_negative_int, positive_float, positive_int, run  # noqa: E402
+from emojax.io import EmojaxError, command_line, non_negative_int, positive_float, positive_int, run  # noqa: E402
 from emojax.train import train  # noqa: E402
 
 CONFIGS = sorted(p.stem for p in (ROOT / "experiments" / "configs").glob("[!_]*.py"))
@@ -101,10 +100,10 @@ def main(argv=None) -> int:
     else:
         ds = data_lib.load(src, labels=cfg.labels, ferplus=args.ferplus, ferplus_soft=cfg.ferplus_soft > 0)
         out = Path(args.out or ROOT / "results" / args.config)
-    command = "python experiments/train_cnn.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    command = command_line(__file__, argv)
     if args.seeds:
-        return _train_seeds(cfg, ds, out, args, command.strip())
-    res = train(cfg, ds, out, resume=args.resume, overwrite=args.overwrite, command=command.strip(), progress=not args.no_progress)
+        return _train_seeds(cfg, ds, out, args, command)
+    res = train(cfg, ds, out, resume=args.resume, overwrite=args.overwrite, command=command, progress=not args.no_progress)
     print(f"{_summary(res)}. Results in {out}")
     return 0
 

@@ -15,7 +15,6 @@ import argparse
 import itertools
 import json
 import os
-import shlex
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ if str(ROOT) not in sys.path:
 from emojax import data as data_lib  # noqa: E402
 from emojax import evaluate  # noqa: E402
 from emojax.baseline import HogSVM  # noqa: E402
-from emojax.io import EmojaxError, atomic_path, check_out_dir, positive_float, positive_int, run  # noqa: E402
+from emojax.io import EmojaxError, atomic_path, check_out_dir, command_line, positive_float, positive_int, run  # noqa: E402
 
 
 def parse_args(argv):
@@ -60,7 +59,7 @@ def accuracy(model: HogSVM, split: data_lib.Split) -> float:
 def main(argv=None) -> int:
     args = parse_args(argv)
     check_out_dir(args.out)
-    command = "python experiments/train_svm.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    command = command_line(__file__, argv)
     ds = data_lib.load(args.data)
     if ds.synthetic:
         raise EmojaxError("the SVM baseline is trained on real data only")
@@ -101,7 +100,7 @@ def main(argv=None) -> int:
 
     out = Path(args.out)
     model.save(out / "svm.joblib")
-    metrics = {"command": command.strip(), "dataset": ds.source, "train_images": len(train),
+    metrics = {"command": command, "dataset": ds.source, "train_images": len(train),
                "params": {**chosen, **fixed, "cells": list(args.cells)}, "temperature": temperature,
                "grid": grid, "search_time_s": round(search_time, 1), "train_time_s": round(train_time, 1),
                "device": f"{os.cpu_count()} CPU cores",

@@ -429,3 +429,24 @@ def test_ensemble_averages_members_and_refuses_mixed_classes(tiny_cnn, small_fer
     script = Path(__file__).resolve().parents[1] / "experiments" / "ensemble.py"
     proc = subprocess.run([sys.executable, str(script), str(tiny_cnn)], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip().startswith("error:") and "two" in proc.stderr
+
+
+def test_last_checkpoint_exported_as_a_model(small_fer, tmp_path):
+    """One epoch: the last checkpoint is the best epoch, so its export is the run's own model."""
+    cfg = train.Config(model="small", model_kwargs={"width": 4}, epochs=1, batch_size=64, augment=False,
+                       ema=0.9)
+    run_dir, out = tmp_path / "run", tmp_path / "last"
+    train.train(cfg, small_fer, run_dir, progress=False)
+    proc = run_cli("experiments/export_checkpoint.py", str(run_dir), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    _, ours, meta = models.load(out)
+    _, theirs, _ = models.load(run_dir)
+    assert meta["epoch"] == 1 and meta["exported_from"] == str(run_dir)
+    assert jax.tree_util.tree_all(jax.tree_util.tree_map(lambda a, b: bool((a == b).all()), ours, theirs))
+    again = run_cli("experiments/export_checkpoint.py", str(run_dir), "--out", str(out))
+    assert_clean_error(again)
+    assert "--overwrite" in again.stderr
+    none = run_cli("experiments/export_checkpoint.py", str(tmp_path), "--out", str(tmp_path / "x"))
+    assert_clean_error(none)
+    assert "not a saved emojax model" in none.stderr
+    assert not (tmp_path / "x").exists()
