@@ -424,9 +424,9 @@ def _checkpoint_manager(out: Path):
         item_names=("state", "meta"))
 
 
-def export_checkpoint(run: str | Path, out: str | Path) -> int:
+def export_checkpoint(run: str | Path, out: str | Path, raw: bool = False) -> int:
     """Save the weights of ``run``'s last checkpoint (their moving average, where the run
-    keeps one) as a model in ``out``; returns its epoch. A run saves the epoch that is best
+    keeps one, unless ``raw``) as a model in ``out``; returns its epoch. A run saves the epoch that is best
     on PublicTest only, and a later one may generalize better: this makes it a model that
     ``evaluate --photos`` and the tables can measure, while the run goes on."""
     import orbax.checkpoint as ocp
@@ -443,11 +443,11 @@ def export_checkpoint(run: str | Path, out: str | Path) -> int:
                                                           meta=ocp.args.JsonRestore()))
     mngr.close()
     state = restored["state"]
-    weights = state.get("ema") or state
+    weights = state if raw else state.get("ema") or state
     epoch = int(restored["meta"]["epoch"])
     models.save(out, meta["model"], meta["kwargs"], meta["classes"],
                 {"params": weights["params"], "batch_stats": weights["batch_stats"]},
-                extra={"epoch": epoch, "exported_from": str(run)})
+                extra={"epoch": epoch, "exported_from": str(run), "weights": "raw" if raw else "average"})
     return epoch
 
 

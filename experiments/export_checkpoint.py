@@ -22,12 +22,14 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("run", help="a training run's folder (with ckpt/ and model.json)")
     p.add_argument("--out", required=True, help="folder for the model (model.json + weights/)")
+    p.add_argument("--raw", action="store_true",
+                   help="the last step's weights, not their moving average (runs with a config's ema)")
     p.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
     args = p.parse_args(argv)
     out = check_out_dir(args.out)
     if (out / "model.json").exists() and not args.overwrite:
         raise EmojaxError(f"{out} already holds a model: --overwrite to replace it")
-    epoch = export_checkpoint(args.run, out)
+    epoch = export_checkpoint(args.run, out, raw=args.raw)
     print(f"epoch {epoch} of {args.run} saved in {out}", file=sys.stderr)
     return 0
 

@@ -441,8 +441,13 @@ def test_last_checkpoint_exported_as_a_model(small_fer, tmp_path):
     assert proc.returncode == 0, proc.stderr
     _, ours, meta = models.load(out)
     _, theirs, _ = models.load(run_dir)
-    assert meta["epoch"] == 1 and meta["exported_from"] == str(run_dir)
-    assert jax.tree_util.tree_all(jax.tree_util.tree_map(lambda a, b: bool((a == b).all()), ours, theirs))
+    assert meta["epoch"] == 1 and meta["exported_from"] == str(run_dir) and meta["weights"] == "average"
+    same = lambda a, b: jax.tree_util.tree_all(jax.tree_util.tree_map(lambda x, y: bool((x == y).all()), a, b))
+    assert same(ours, theirs)
+    proc = run_cli("experiments/export_checkpoint.py", str(run_dir), "--out", str(tmp_path / "raw"), "--raw")
+    assert proc.returncode == 0, proc.stderr
+    _, raw, meta = models.load(tmp_path / "raw")
+    assert meta["weights"] == "raw" and not same(raw["params"], ours["params"])  # ema 0.9: not the average
     again = run_cli("experiments/export_checkpoint.py", str(run_dir), "--out", str(out))
     assert_clean_error(again)
     assert "--overwrite" in again.stderr
