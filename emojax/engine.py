@@ -231,11 +231,7 @@ def _model_step(state: dict, hp: dict, images, labels, soft, key, cfg: train.Con
     tx = _optimizer(cfg, hp, steps)
     model = models.create(cfg.model, num_classes, **cfg.model_kwargs)
     k_aug, k_drop, k_lab = jax.random.split(key, 3)
-    x = images.astype(jnp.float32)[..., None] / 255.0
-    if cfg.augment:
-        x = train.augment(k_aug, x, cfg)
-    if cfg.photometric:
-        x = train.photometric(jax.random.fold_in(k_aug, 7), x, cfg)
+    x, _ = train.inputs(k_aug, images, cfg)  # no mixup here (train_many refuses it)
 
     def loss_fn(params):
         logits, updates = model.apply({"params": params, "batch_stats": state["batch_stats"]}, x,
@@ -306,9 +302,9 @@ def train_many(cfgs: Sequence[train.Config], ds: data_lib.Dataset, outs: Sequenc
     if len({o.absolute() for o in outs}) != len(outs):
         raise EmojaxError("two models would write into the same folder")
     base, traced = _group(cfgs)
-    if base.ema:
-        raise EmojaxError("a moving average of the weights (ema) is not in the many-models program yet: "
-                          "train such models one at a time")
+    for name, what in (("ema", "a moving average of the weights (ema)"), ("mixup", "mixup")):
+        if getattr(base, name):
+            raise EmojaxError(f"{what} is not in the many-models program yet: train such models one at a time")
     k_models = len(cfgs)
     train_split, val, mesh, steps, soft = train.training_data(base, ds)
     for out in outs:

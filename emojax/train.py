@@ -53,6 +53,8 @@ class Config:
     schedule: str = "cosine"         # cosine | onecycle | constant
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.0
+    mixup: float = 0.0               # mixup (Zhang et al. 2018): Beta(a, a) of a batch and its shuffle,
+                                     #   images and targets alike; this is a, 0 = off
     ema: float = 0.0                 # per-step decay of a moving average of the weights (0 = off);
                                      #   evaluation, early stopping and the saved model use the average
     augment: bool = True
@@ -308,6 +310,40 @@ def photometric(key: jax.Array, x: jax.Array, cfg: Config) -> jax.Array:
     return (jnp.round(y * 255) / 255)[..., None]
 
 
+Mix = tuple[jax.Array, jax.Array]  # mixup: (weight of the batch's own images, the shuffle)
+
+
+def mixup(key: jax.Array, x: jax.Array, alpha: float) -> tuple[jax.Array, Mix]:
+    """Each image blended with another of the batch, weight ``lam`` ~ Beta(alpha, alpha) for
+    its own (at least 0.5, so the label that accuracy counts stays the larger part)."""
+    k_lam, k_perm = jax.random.split(key)
+    lam = jax.random.beta(k_lam, alpha, alpha)
+    lam = jnp.maximum(lam, 1 - lam)
+    perm = jax.random.permutation(k_perm, x.shape[0])
+    return lam * x + (1 - lam) * x[perm], (lam, perm)
+
+
+def inputs(key: jax.Array, images: jax.Array, cfg: Config) -> tuple[jax.Array, Mix | None]:
+    """A uint8 batch (B, 48, 48) as the network trains on it: (B, 48, 48, 1) in [0, 1], with the
+    config's augmentation, camera effects and mixup (whose weights and shuffle the loss needs)."""
+    x = images.astype(jnp.float32)[..., None] / 255.0
+    if cfg.augment:
+        x = augment(key, x, cfg)
+    if cfg.photometric:
+        x = photometric(jax.random.fold_in(key, 7), x, cfg)
+    if cfg.mixup:
+        return mixup(jax.random.fold_in(key, 11), x, cfg.mixup)
+    return x, None
+
+
+def mixed(t: jax.Array, mix: Mix | None) -> jax.Array:
+    """Targets mixed as the images were (cross-entropy is linear in its target)."""
+    if mix is None:
+        return t
+    lam, perm = mix
+    return lam * t + (1 - lam) * t[perm]
+
+
 def _targets(key: jax.Array, labels: jax.Array, soft: jax.Array | None, num_classes: int,
              cfg: Config) -> jax.Array:
     """Per-example target distributions for the loss, by label mode."""
@@ -325,13 +361,13 @@ def _targets(key: jax.Array, labels: jax.Array, soft: jax.Array | None, num_clas
 
 
 def _loss(key: jax.Array, logits: jax.Array, labels: jax.Array, soft: jax.Array | None,
-          cfg: Config) -> jax.Array:
+          cfg: Config, mix: Mix | None = None) -> jax.Array:
     if soft is not None and cfg.ferplus_mode == "multilabel":
         # Multi-label learning: every emotion with at least 30% of the votes (and the
         # majority) is an acceptable answer; only the most likely acceptable one is rewarded.
         ok = (soft >= 0.3) | jax.nn.one_hot(labels, logits.shape[-1], dtype=bool)
         return -jnp.where(ok, jax.nn.log_softmax(logits), -jnp.inf).max(-1).mean()
-    t = _targets(key, labels, soft, logits.shape[-1], cfg)
+    t = mixed(_targets(key, labels, soft, logits.shape[-1], cfg), mix)
     return optax.softmax_cross_entropy(logits, t).mean()
 
 
@@ -340,17 +376,13 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, soft: ja
                key: jax.Array, cfg: Config) -> tuple[TrainState, dict]:
     """One SGD step on a uint8 batch; returns the new state and the batch's loss/accuracy."""
     k_aug, k_drop, k_lab = jax.random.split(key, 3)
-    x = images.astype(jnp.float32)[..., None] / 255.0
-    if cfg.augment:
-        x = augment(k_aug, x, cfg)
-    if cfg.photometric:
-        x = photometric(jax.random.fold_in(k_aug, 7), x, cfg)
+    x, mix = inputs(k_aug, images, cfg)
 
     def loss_fn(params):
         logits, updates = state.apply_fn({"params": params, "batch_stats": state.batch_stats}, x,
                                          train=True, rngs={"dropout": k_drop},
                                          mutable=["batch_stats"])
-        return _loss(k_lab, logits, labels, soft, cfg), (logits, updates)
+        return _loss(k_lab, logits, labels, soft, cfg, mix), (logits, updates)
 
     (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     state = state.apply_gradients(grads=grads, batch_stats=updates["batch_stats"])
@@ -462,6 +494,8 @@ def training_data(cfg: Config, ds: data_lib.Dataset):
     n_dev = mesh.devices.size
     if cfg.batch_size % n_dev:
         raise EmojaxError(f"batch size {cfg.batch_size} is not a multiple of the {n_dev} devices")
+    if cfg.mixup and cfg.labels == "ferplus" and cfg.ferplus_mode == "multilabel":
+        raise EmojaxError("mixup needs a target distribution to mix: not with --ferplus-mode multilabel")
     steps = len(train_split) // cfg.batch_size
     if steps == 0:
         raise EmojaxError(f"{len(train_split)} training images are fewer than one batch ({cfg.batch_size})")

@@ -18,6 +18,7 @@ import pytest
 
 from conftest import REPO, assert_clean_error, run_cli
 from emojax import models, pipeline, train
+from emojax.io import EmojaxError
 from emojax.pipeline import CNNClassifier
 
 ARTEFACTS = ("model.json", "weights", "ckpt", "tb", "architecture.txt", "learning_curves.png", "metrics.json")
@@ -127,6 +128,30 @@ def test_occlusion_hides_one_face_half_at_the_given_rate():
     hidden = rows.any(1)
     assert 0.4 < hidden.mean() < 0.6 and 0.35 < rows[hidden][:, l0].mean() < 0.65
     assert train.Config().occlude == 0.0  # off by default: earlier recipes are unchanged
+
+
+def test_mixup_blends_images_and_targets_alike(small_fer):
+    x = jax.random.uniform(jax.random.PRNGKey(0), (32, 48, 48, 1))
+    y, (lam, perm) = train.mixup(jax.random.PRNGKey(1), x, 0.4)
+    assert 0.5 <= float(lam) <= 1 and sorted(np.asarray(perm).tolist()) == list(range(32))
+    np.testing.assert_allclose(y, lam * x + (1 - lam) * x[perm], atol=1e-6)
+    labels = jnp.arange(32) % 7
+    t = train.mixed(jax.nn.one_hot(labels, 7), (lam, perm))
+    np.testing.assert_allclose(t.sum(1), 1, atol=1e-6)
+    moved = np.asarray(labels != labels[perm])
+    assert moved.any() and np.allclose(t[jnp.arange(32), labels][moved], lam)
+    # In a training step: the same keys give another loss than without mixup.
+    cfg = train.Config(model="small", model_kwargs={"width": 4}, augment=False, mixup=0.4)
+    images, lab = small_fer.train.images[:64], small_fer.train.labels[:64]
+    losses = []
+    for c in (cfg, dataclasses.replace(cfg, mixup=0.0)):
+        state = train.create_state(c, 7, steps_per_epoch=10)
+        _, m = train.train_step(state, jnp.asarray(images), jnp.asarray(lab), None, jax.random.PRNGKey(3), c)
+        losses.append(float(m["loss"]))
+    assert np.isfinite(losses).all() and abs(losses[0] - losses[1]) > 1e-3
+    bad = dataclasses.replace(cfg, labels="ferplus", ferplus_mode="multilabel")
+    with pytest.raises(EmojaxError, match="mixup"):
+        train.training_data(bad, small_fer)
 
 
 @pytest.mark.parametrize("mode", ["majority", "crossentropy", "pld", "multilabel"])
