@@ -187,9 +187,10 @@ FACE_BANDS = ((6, 27), (29, 48))
 
 def occlude(key: jax.Array, x: jax.Array, p: float) -> jax.Array:
     """Hide, with probability ``p`` per image, one of the :data:`FACE_BANDS` of (B, 48, 48, 1)
-    under noise. Posed anger is in the brows while the mouth stays neutral, and a model trained
-    on FER2013's open-mouthed anger reads it from the mouth alone (JAFFE: angry recall 0%, 23%
-    with the mouth hidden); seeing one half at a time makes it learn the cues of both."""
+    under noise, so that the model must read each expression from either half. Posed anger is
+    in the brows while the mouth stays neutral, and a model trained on FER2013's open-mouthed
+    anger lets the mouth outvote them (JAFFE: angry recall 0%, 23% with the mouth hidden). As a
+    12-epoch fine-tune it did not change that (``results/generalization/runs.md``)."""
     b, h = x.shape[:2]
     k = jax.random.split(key, 3)
     (u0, u1), (l0, l1) = FACE_BANDS
@@ -458,9 +459,9 @@ def _checkpoint_manager(out: Path):
 
 def export_checkpoint(run: str | Path, out: str | Path, raw: bool = False) -> int:
     """Save the weights of ``run``'s last checkpoint (their moving average, where the run
-    keeps one, unless ``raw``) as a model in ``out``; returns its epoch. A run saves the epoch that is best
-    on PublicTest only, and a later one may generalize better: this makes it a model that
-    ``evaluate --photos`` and the tables can measure, while the run goes on."""
+    keeps one, unless ``raw``) as a model in ``out``; returns its epoch. A run saves its best
+    epoch on PublicTest only, and a later one may generalize better: this makes it a model
+    that ``evaluate --photos`` and the tables can measure, while the run goes on."""
     import orbax.checkpoint as ocp
 
     run = Path(run)

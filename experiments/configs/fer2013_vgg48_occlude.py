@@ -5,7 +5,9 @@ posed anger as neutral (angry recall 0%), yet the shipped one finds anger in 23%
 faces, and fear in 59% of the fearful ones (3% whole), once their mouths are hidden: the
 upper face carries it, the mouth outvotes it (``experiments/occlusion_sensitivity.py``,
 ``results/generalization/occlusion.md``). The teachers' targets come from the whole face, so
-the student learns to read each expression from either half."""
+the student learns to read each expression from either half. Result (stopped after epoch 8,
+best epoch 5, shipped): PublicTest 71.7%, worst mild corruption 3.3 points, JAFFE 43.2%, angry
+still 0% (``results/generalization/runs.md``)."""
 import dataclasses
 
 from experiments.configs.fer2013_vgg48_distill_clean import CONFIG as BASE
