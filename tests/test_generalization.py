@@ -52,3 +52,24 @@ def test_runs_table_and_reuse(tiny_cnn, fer_path, photo_set, tmp_path):
     again, other = json.loads(out.with_suffix(".json").read_text())
     assert again["model"] == "again" and again["corruptions"] == rows[0]["corruptions"]
     assert other["corruptions"]["clean"] == rows[0]["corruptions"]["clean"]  # same weights, same figures
+
+
+def test_occlusion_sensitivity_table(tiny_cnn, photo_set, tmp_path):
+    """Whole crops and each face half hidden, per class: the whole-face row is the photo set's own
+    evaluation, and hiding a half changes what the model sees."""
+    from emojax import photoset
+    from emojax.pipeline import load_classifier
+    from experiments.occlusion_sensitivity import hide
+
+    out = tmp_path / "occlusion.md"
+    proc = run_cli("experiments/occlusion_sensitivity.py", f"tiny={tiny_cnn}", "--photos", str(photo_set),
+                   "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(out.with_suffix(".json").read_text())
+    assert [r["view"].split(" (")[0] for r in rows] == ["whole face", "brows and eyes hidden", "mouth and chin hidden"]
+    whole = photoset.evaluate(load_classifier(tiny_cnn), photoset.read(photo_set))
+    assert rows[0]["accuracy"] == whole["accuracy"]
+    crops, _ = photoset.crops(photoset.read(photo_set))
+    hidden = hide(crops, (29, 48))
+    assert (hidden[:, :29] == crops[:, :29]).all() and (hidden[:, 29:] != crops[:, 29:]).any()
+    assert "experiments/occlusion_sensitivity.py" in out.read_text()
