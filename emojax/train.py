@@ -468,7 +468,7 @@ def export_checkpoint(run: str | Path, out: str | Path, raw: bool = False) -> in
     meta = models.read_meta(run)
     if not (run / "ckpt").is_dir():
         raise EmojaxError(f"{run} has no checkpoint (ckpt/)")
-    mngr = ocp.CheckpointManager((run / "ckpt").absolute(), item_names=("state", "meta"))
+    mngr = _checkpoint_manager(run)
     step = mngr.latest_step()
     if step is None:
         raise EmojaxError(f"{run}/ckpt holds no finished checkpoint")
