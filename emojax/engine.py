@@ -63,10 +63,10 @@ def put(mesh: Mesh, array: np.ndarray, spec: P = P()) -> jax.Array:
     return jax.make_array_from_callback(a.shape, NamedSharding(mesh, spec), lambda index: a[index])
 
 
-def epoch_rows(cfg: train.Config, epoch: int, n: int, steps: int) -> np.ndarray:
+def epoch_rows(cfg: train.Config, epoch: int, n: int, steps: int, stream: int = 0) -> np.ndarray:
     """``(steps, batch)`` int32: the training rows of every step of ``epoch``, exactly the
-    host loop's (``np.sort`` of consecutive slices of the ``(seed, epoch)`` permutation)."""
-    perm = np.random.default_rng([cfg.seed, epoch]).permutation(n)
+    host loop's (``np.sort`` of consecutive slices of ``train.epoch_order``)."""
+    perm = train.epoch_order(cfg, stream, epoch, n)
     rows = perm[:steps * cfg.batch_size].reshape(steps, cfg.batch_size)
     return np.sort(rows, axis=1).astype(np.int32)
 
@@ -145,8 +145,9 @@ class DeviceEpochs:
 
     def __init__(self, cfg: train.Config, train_split: data_lib.Split, soft: np.ndarray | None,
                  val: data_lib.Split, mesh: Mesh, steps: int, key: jax.Array, chunk: int | None = None,
-                 unroll: int | None = None):
+                 unroll: int | None = None, stream: int = 0):
         self.cfg, self.mesh, self.steps, self.key, self.val = cfg, mesh, steps, key, val
+        self.stream = stream
         self.chunk, self.unroll = _chunking(steps, chunk, unroll)
         self.n = len(train_split)
         self.images = put(mesh, train_split.images)
@@ -155,7 +156,7 @@ class DeviceEpochs:
         self.val_batches, self.n_val = eval_batches(mesh, val.images)
 
     def train_epoch(self, state: train.TrainState, epoch: int) -> tuple[train.TrainState, dict]:
-        rows = epoch_rows(self.cfg, epoch, self.n, self.steps)
+        rows = epoch_rows(self.cfg, epoch, self.n, self.steps, self.stream)
         metrics = []
         for c in range(0, self.steps, self.chunk):
             r = put(self.mesh, rows[c:c + self.chunk], P(None, "data"))
@@ -302,11 +303,13 @@ def train_many(cfgs: Sequence[train.Config], ds: data_lib.Dataset, outs: Sequenc
     if len({o.absolute() for o in outs}) != len(outs):
         raise EmojaxError("two models would write into the same folder")
     base, traced = _group(cfgs)
-    for name, what in (("ema", "a moving average of the weights (ema)"), ("mixup", "mixup")):
+    for name, what in (("ema", "a moving average of the weights (ema)"), ("mixup", "mixup"),
+                      ("sam", "sharpness-aware minimisation (sam)")):
         if getattr(base, name):
             raise EmojaxError(f"{what} is not in the many-models program yet: train such models one at a time")
     k_models = len(cfgs)
     train_split, val, mesh, steps, soft = train.training_data(base, ds)
+    streams = [train.stream_of(c) for c in cfgs]
     for out in outs:
         _prepare_folder(out, overwrite)
     num_classes = len(ds.classes)
@@ -337,7 +340,7 @@ def train_many(cfgs: Sequence[train.Config], ds: data_lib.Dataset, outs: Sequenc
     if "lr" in hp:
         hp["lr"] = np.stack([lr_table(c, steps) for c in cfgs])
     hp = jax.device_put(hp, replicated)
-    keys = jax.device_put(jnp.stack([jax.random.PRNGKey(c.seed) for c in cfgs]), replicated)
+    keys = jax.device_put(jnp.stack([train.run_key(c, st) for c, st in zip(cfgs, streams)]), replicated)
     images = put(mesh, train_split.images)
     labels = put(mesh, train_split.labels.astype(np.int32))
     soft_d = None if soft is None else put(mesh, np.asarray(soft, np.float32))
@@ -355,7 +358,8 @@ def train_many(cfgs: Sequence[train.Config], ds: data_lib.Dataset, outs: Sequenc
         if not any(active):
             break
         t0 = time.time()
-        rows = np.stack([epoch_rows(c, epoch, len(train_split), steps) for c in cfgs], 1)  # (steps, K, B)
+        rows = np.stack([epoch_rows(c, epoch, len(train_split), steps, st)
+                         for c, st in zip(cfgs, streams)], 1)  # (steps, K, B)
         metrics = []
         for c0 in range(0, steps, chunk):
             r = put(mesh, rows[c0:c0 + chunk], P(None, None, "data"))

@@ -139,7 +139,7 @@ def test_models_of_one_program_must_share_their_shapes(small_fer, tmp_path):
     with pytest.raises(EmojaxError, match="already holds a run"):
         engine.train_many([CFG], small_fer, [tmp_path / "c"])
     assert (tmp_path / "c" / "metrics.json").read_text() == "{}"
-    for field, value in (("ema", 0.999), ("mixup", 0.4)):  # not in the vmapped step yet: refused, not ignored
+    for field, value in (("ema", 0.999), ("mixup", 0.4), ("sam", 0.05)):  # not in the vmapped step yet: refused, not ignored
         with pytest.raises(EmojaxError, match="not in the many-models program"):
             engine.train_many([dataclasses.replace(CFG, **{field: value})], small_fer, [tmp_path / field])
         assert not (tmp_path / field).exists()

@@ -77,6 +77,42 @@ def test_killed_run_resumes_to_the_same_history(small_csv, tmp_path):
     assert b["test_accuracy"] == a["test_accuracy"]
 
 
+def test_a_fine_tune_draws_fresh_batches_and_keeps_them_on_resume(small_fer, tiny_cnn, tmp_path, monkeypatch):
+    """A run started from a saved model does not replay the batches and augmentation its parent
+    drew with the same seed, and a resumed one keeps its stream even when the saved model it
+    started from has changed since (a new model shipped in its place)."""
+    init = tmp_path / "init"
+    shutil.copytree(tiny_cnn, init)
+    cfg = train.Config(model="small", model_kwargs={"width": 8}, epochs=3, batch_size=64, subset=256,
+                       patience=10, init=str(init))
+    stream = train.stream_of(cfg)
+    assert stream != 0 and train.stream_of(dataclasses.replace(cfg, init=None)) == 0
+    assert not np.array_equal(train.epoch_order(cfg, stream, 1, 256), train.epoch_order(cfg, 0, 1, 256))
+    assert not np.array_equal(train.run_key(cfg, stream), train.run_key(cfg, 0))
+    full = train.train(cfg, small_fer, tmp_path / "full", progress=False)
+    assert full["stream"] == stream
+    real, calls = train.evaluate_split, []
+
+    def killed_in_epoch_3(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("killed")
+        return real(*a, **k)
+
+    monkeypatch.setattr(train, "evaluate_split", killed_in_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        train.train(cfg, small_fer, tmp_path / "killed", progress=False)
+    monkeypatch.setattr(train, "evaluate_split", real)
+    meta = json.loads((init / "model.json").read_text())
+    (init / "model.json").write_text(json.dumps({**meta, "note": "replaced since"}))
+    assert train.stream_of(cfg) != stream
+    resumed = train.train(cfg, small_fer, tmp_path / "killed", resume=True, progress=False)
+    assert resumed["stream"] == stream
+    for ha, hb in zip(full["history"], resumed["history"], strict=True):
+        for k in ("train_loss", "val_loss", "val_accuracy"):
+            assert hb[k] == pytest.approx(ha[k], rel=1e-5), (ha["epoch"], k)
+
+
 def test_two_host_devices_match_one(small_csv, tmp_path):
     """The data-parallel step on a 2-device mesh computes what one device computes."""
     runs = {}
@@ -152,6 +188,28 @@ def test_mixup_blends_images_and_targets_alike(small_fer):
     bad = dataclasses.replace(cfg, labels="ferplus", ferplus_mode="multilabel")
     with pytest.raises(EmojaxError, match="mixup"):
         train.training_data(bad, small_fer)
+
+
+def test_sam_steps_from_the_worst_nearby_weights_and_learns(small_fer):
+    """A SAM step reports the loss of the weights themselves (the same as a plain step's), moves
+    them differently, and repeated steps fit a fixed batch."""
+    cfg = train.Config(model="small", model_kwargs={"width": 4}, augment=False, sam=0.05, lr=0.05)
+    images, labels = jnp.asarray(small_fer.train.images[:64]), jnp.asarray(small_fer.train.labels[:64])
+    key = jax.random.PRNGKey(3)
+    results = []
+    for c in (cfg, dataclasses.replace(cfg, sam=0.0)):
+        state = train.create_state(c, 7, steps_per_epoch=10)
+        state, m = train.train_step(state, images, labels, None, key, c)
+        results.append((float(m["loss"]), jax.tree_util.tree_leaves(state.params)))
+    (loss_sam, p_sam), (loss_plain, p_plain) = results
+    assert loss_sam == pytest.approx(loss_plain, rel=1e-5)
+    assert max(float(jnp.abs(a - b).max()) for a, b in zip(p_sam, p_plain)) > 1e-5
+    state = train.create_state(cfg, 7, steps_per_epoch=10)
+    losses = []
+    for i in range(30):
+        state, m = train.train_step(state, images, labels, None, jax.random.fold_in(key, i), cfg)
+        losses.append(float(m["loss"]))
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
 
 
 @pytest.mark.parametrize("mode", ["majority", "crossentropy", "pld", "multilabel"])
