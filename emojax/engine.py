@@ -7,7 +7,7 @@ the next one, so the device waits. Here instead:
 
 - **one model** (``DeviceEpochs``, used by ``train.train`` when ``cfg.engine == "device"``):
   the uint8 training set is put on the device(s) once; each epoch the host sends only the
-  epoch's batch indices (``(steps, batch)`` int32, from the same ``(seed, epoch)``
+  epoch's batch indices (``(steps, batch)`` int32, from the same ``train.epoch_order``
   permutation as the host loop); one jitted call runs a chunk of steps (the epoch on an
   accelerator, 8 unrolled steps on a CPU: ``default_chunk``) with ``jax.lax.scan``: gather,
   augmentation and the update are the host loop's own ``train.train_step``, with the same keys

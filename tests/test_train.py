@@ -113,6 +113,23 @@ def test_a_fine_tune_draws_fresh_batches_and_keeps_them_on_resume(small_fer, tin
             assert hb[k] == pytest.approx(ha[k], rel=1e-5), (ha["epoch"], k)
 
 
+def test_replayed_batches_table(small_csv, tmp_path):
+    """The replay check measures a finished run's model on the batches of its own stream and
+    on fresh ones, and refuses a folder that holds no finished run."""
+    assert run_cli(*_args(small_csv, tmp_path / "run", epochs=2)).returncode == 0
+    out = tmp_path / "replay.md"
+    proc = run_cli("experiments/replayed_batches.py", str(tmp_path / "run"), "--data", str(small_csv),
+                   "--epochs", "1", "2", "--batches", "3", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(out.with_suffix(".json").read_text())
+    assert [(r["epoch"], r["batches"]) for r in rows] == [(1, "own"), (1, "fresh"), (2, "own"), (2, "fresh")]
+    assert all(np.isfinite(r["loss"]) and 0 <= r["accuracy"] <= 1 for r in rows)
+    assert rows[0]["loss"] != rows[1]["loss"]  # another stream: other batches
+    bad = run_cli("experiments/replayed_batches.py", str(tmp_path), "--data", str(small_csv))
+    assert_clean_error(bad)
+    assert "is not a finished training run" in bad.stderr
+
+
 def test_two_host_devices_match_one(small_csv, tmp_path):
     """The data-parallel step on a 2-device mesh computes what one device computes."""
     runs = {}
