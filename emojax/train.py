@@ -182,7 +182,7 @@ def init_from(state: TrainState, folder: str | Path) -> tuple[TrainState, list[s
 
 def stream_of(cfg: Config) -> int:
     """The random stream a new run draws its batches and augmentation from, beside its seed:
-    0 from scratch, and from a saved model a number of its weights' own. A fine-tune on the
+    0 from scratch, and from a saved model a number taken from the hash of its files. A run on the
     stream its parent trained on replays the parent's exact augmented batches (same images,
     same warps and noise, same dropout masks) epoch by epoch, and a network remembers those
     (``experiments/replayed_batches.py``: the second robust fine-tune's loss is 0.81 on its own
