@@ -88,6 +88,14 @@ def markdown_table(head: Sequence[str], rows: Iterable[Sequence[str]], left: int
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
+def report(text: str, rows, out: str | os.PathLike | None) -> None:
+    """What a results script ends with: its Markdown printed, and written with its figures
+    (``write_table``) where ``out`` names a file."""
+    print(text)
+    if out:
+        write_table(out, text, rows)
+
+
 def write_table(path: str | os.PathLike, text: str, rows) -> None:
     """A Markdown table and, beside it (``.json``), every figure it was made from; each
     file replaced whole or not at all."""

@@ -18,7 +18,7 @@ import numpy as np
 
 from emojax import data as data_lib
 from emojax import photoset, robustness
-from emojax.io import EmojaxError, command_line, markdown_table, run, write_table
+from emojax.io import EmojaxError, command_line, markdown_table, report, run
 from emojax.pipeline import VIEWS, CNNClassifier, Ensemble
 
 
@@ -91,9 +91,7 @@ def main(argv=None) -> int:
     text = ("Members and their average (probabilities), each member chosen on PublicTest before; "
             "PrivateTest reported, never chosen on. Photo-set columns: accuracy over every photo and "
             f"recall per class (%).\n\n{markdown_table(head, table)}\n\n`{command_line(__file__, argv)}`\n")
-    print(text)
-    if args.out:
-        write_table(args.out, text, rows)
+    report(text, rows, args.out)
     return 0
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from emojax import data as data_lib
 from emojax import photoset, robustness
-from emojax.io import command_line, markdown_table, run, write_table
+from emojax.io import command_line, markdown_table, report, run
 from emojax.models import fingerprint
 from emojax.pipeline import load_classifier
 
@@ -80,9 +80,7 @@ def main(argv=None) -> int:
     text = ("Corruption columns: points lost against clean PublicTest (one view). Photo-set columns: "
             "accuracy over every photo (no face found counts as wrong) and recall per class (%).\n\n"
             f"{markdown_table(head, cells)}\n\n`{command_line(__file__, argv)}`\n")
-    print(text)
-    if args.out:
-        write_table(args.out, text, rows)
+    report(text, rows, args.out)
     return 0
 
 

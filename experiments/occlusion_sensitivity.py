@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 
 from emojax import photoset
-from emojax.io import command_line, markdown_table, run, write_table
+from emojax.io import command_line, markdown_table, report, run
 from emojax.pipeline import load_classifier
 from emojax.train import FACE_BANDS
 
@@ -54,9 +54,7 @@ def main(argv=None) -> int:
         for r in rows], left=2)
     text = ("Recall per class (%) on the photo set, whole crops and crops with one face half filled "
             f"with the crop's mean grey.\n\n{table}\n\n`{command_line(__file__, argv)}`\n")
-    print(text)
-    if args.out:
-        write_table(args.out, text, rows)
+    report(text, rows, args.out)
     return 0
 
 

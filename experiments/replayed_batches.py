@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from emojax import data as data_lib
 from emojax import models, train
-from emojax.io import EmojaxError, command_line, markdown_table, positive_int, run, write_table
+from emojax.io import EmojaxError, command_line, markdown_table, positive_int, report, run
 
 
 def run_config(folder: Path) -> tuple[train.Config, int]:
@@ -82,9 +82,7 @@ def main(argv=None) -> int:
     text = (f"Training loss of each run's saved model on {args.batches} batches of an epoch: the ones it "
             "trained on (its own stream: same images, augmentation and dropout) and fresh ones (another "
             f"stream).\n\n{table}\n\n`{command_line(__file__, argv)}`\n")
-    print(text)
-    if args.out:
-        write_table(args.out, text, rows)
+    report(text, rows, args.out)
     return 0
 
 
