@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from emojax import data as data_lib
-from emojax import models, train
+from emojax import engine, models, train
 from emojax.io import EmojaxError, command_line, markdown_table, positive_int, report, run
 
 
@@ -54,10 +54,10 @@ def batch_losses(folder: Path, ds: data_lib.Dataset, epochs, n_batches: int) -> 
     rows = []
     for epoch in epochs:
         for name, st in (("own", stream), ("fresh", stream + 1)):
-            key, order = train.run_key(cfg, st), train.epoch_order(cfg, st, epoch, len(train_split))
+            key, batches = train.run_key(cfg, st), engine.epoch_rows(cfg, epoch, len(train_split), steps, st)
             out = []
             for i in tqdm(range(n_batches), desc=f"{folder.name} epoch {epoch} {name}", leave=False):
-                idx = np.sort(order[i * cfg.batch_size:(i + 1) * cfg.batch_size])
+                idx = batches[i]  # the training loop's own batch of step i
                 out.append(loss(train_split.images[idx], train_split.labels[idx],
                                 None if soft is None else soft[idx],
                                 jax.random.fold_in(key, (epoch - 1) * steps + i)))
