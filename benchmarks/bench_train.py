@@ -8,7 +8,9 @@ Each measurement runs in a fresh child process (so the two frameworks never shar
 pool), and the frameworks alternate round by round, so a noisy machine slows both alike and
 the *ratio* stays meaningful. PyTorch runs twice, in its default NCHW memory format
 (``torch``) and in ``channels_last`` (``torch_cl``: NHWC strides, the layout oneDNN's CPU
-convolutions prefer); JAX is compared with the faster of the two at each width. PyTorch is a
+convolutions prefer); JAX is compared with the faster of the two at each width. JAX runs with
+emojax's oneDNN convolutions (``emojax.onednn``, the default where they build) and, as
+``jax_xla``, with XLA's own (``EMOJAX_CONV=xla``). PyTorch is a
 benchmark-only dependency: ``pip install -r benchmarks/requirements.txt``.
 
 Also measured: single-face inference latency (one 48x48 crop in, probabilities out) and the
@@ -55,6 +57,42 @@ def jax_train_rate(width: int, batch: int, steps: int) -> float:
     return steps * batch / (time.perf_counter() - t)
 
 
+def jax_engine_rate(width: int, batch: int, steps: int) -> float:
+    """Images/s of the same step through the device-resident engine (``emojax.engine``,
+    ``Config.engine="device"``): the uint8 images on the device, ``engine.default_chunk``'s
+    steps (8 on a CPU) per jitted call, each gathering its own batch."""
+    import jax
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from emojax import engine, train
+
+    rng = np.random.default_rng(0)
+    cfg = train.Config(model_kwargs={"width": width}, augment=False, batch_size=batch)
+    chunk, unroll = engine.default_chunk(100)
+    n = batch * chunk
+    mesh = train.data_mesh()
+    images = engine.put(mesh, rng.integers(0, 256, (n, 48, 48), dtype=np.uint8))
+    labels = engine.put(mesh, rng.integers(0, 7, n).astype(np.int32))
+    state = train.create_state(cfg, 7, steps_per_epoch=100)
+    key = jax.random.PRNGKey(0)
+    calls = max(1, round(steps / chunk))
+
+    def call(state, i):
+        rows = engine.put(mesh, rng.permutation(n).reshape(chunk, batch).astype(np.int32), train.P(None, "data"))
+        return engine.train_chunk(state, images, labels, None, rows, key, np.int32(i * chunk), cfg=cfg,
+                                  mesh=mesh, unroll=unroll)
+
+    for i in range(2):  # compile and warm up (the second call compiles for the state's new placement)
+        state, m = call(state, i)
+    jax.block_until_ready(m)
+    t = time.perf_counter()
+    for i in range(calls):
+        state, m = call(state, i + 2)
+    jax.block_until_ready(m)
+    return calls * chunk * batch / (time.perf_counter() - t)
+
+
 def jax_child(width: int, batch: int, steps: int, what: str) -> dict:
     import jax
     import numpy as np
@@ -67,6 +105,8 @@ def jax_child(width: int, batch: int, steps: int, what: str) -> dict:
     labels = rng.integers(0, 7, batch).astype(np.int32)
     if what == "train":
         return {"images_per_s": jax_train_rate(width, batch, steps)}
+    if what == "engine":
+        return {"images_per_s": jax_engine_rate(width, batch, steps)}
     if what == "infer":
         model = models.create("vgg", 7, width=width)
         variables = models.init(model)
@@ -155,13 +195,17 @@ def torch_child(width: int, batch: int, steps: int, what: str, channels_last: bo
 # --------------------------------------------------------------------------- parent
 
 
-FRAMEWORKS = {"jax": "JAX", "torch": "PyTorch NCHW", "torch_cl": "PyTorch channels_last"}
+FRAMEWORKS = {"jax": "JAX", "jax_engine": "JAX, device engine", "jax_xla": "JAX, XLA convolutions",
+              "torch": "PyTorch NCHW", "torch_cl": "PyTorch channels_last"}
 
 
 def measure(framework: str, width: int, batch: int, steps: int, what: str) -> dict:
     cmd = [sys.executable, __file__, "--child", framework, "--widths", str(width), "--batch", str(batch),
            "--steps", str(steps), "--what", what]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    if framework == "jax_xla":  # the same program with XLA's own convolutions instead of oneDNN's
+        env["EMOJAX_CONV"] = "xla"
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode:
         raise SystemExit(f"{framework} {what} w={width} failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -174,13 +218,14 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=10, help="timed training steps per measurement")
     p.add_argument("--rounds", type=int, default=3, help="alternating JAX/PyTorch rounds; medians are reported")
     p.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS), choices=list(FRAMEWORKS),
-                   help="what to measure: torch = PyTorch NCHW, torch_cl = PyTorch channels_last "
+                   help="what to measure: jax_xla = JAX with XLA's convolutions, torch = PyTorch NCHW, "
+                        "torch_cl = PyTorch channels_last "
                         "(both need benchmarks/requirements.txt)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--what", default="train", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        if args.child == "jax":
+        if args.child.startswith("jax"):
             res = jax_child(args.widths[0], args.batch, args.steps, args.what)
         else:
             res = torch_child(args.widths[0], args.batch, args.steps, args.what, args.child == "torch_cl")
@@ -193,27 +238,29 @@ def main() -> None:
     print(f"# {os.cpu_count()} CPUs, batch {args.batch}, {args.steps} steps x {args.rounds} rounds, "
           f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}\n")
     train_rate = {}
-    torches = [f for f in args.frameworks if f != "jax"]
+    torches = [f for f in args.frameworks if f.startswith("torch")]
     nan = float("nan")
+    ours = [f for f in ("jax", "jax_engine") if f in args.frameworks]
     print("| width | " + " | ".join(f"{FRAMEWORKS[f]} train img/s" for f in args.frameworks)
-          + " | JAX / faster PyTorch |")
-    print("|---:|" + "---:|" * (len(args.frameworks) + 1))
+          + "".join(f" | {FRAMEWORKS[f]} / faster PyTorch" for f in ours) + " |")
+    print("|---:|" + "---:|" * (len(args.frameworks) + len(ours)))
     for w in args.widths:
         runs = {f: [] for f in args.frameworks}
         for r in range(args.rounds):  # alternate the order: a noisy machine slows every one alike
             order = args.frameworks if r % 2 == 0 else args.frameworks[::-1]
             for f in order:
-                runs[f].append(measure(f, w, args.batch, args.steps, "train")["images_per_s"])
+                what = "engine" if f == "jax_engine" else "train"
+                runs[f].append(measure(f, w, args.batch, args.steps, what)["images_per_s"])
         med = {f: statistics.median(v) for f, v in runs.items()}
         best = max(torches, key=med.get) if torches else None
-        ratio = med["jax"] / med[best] if "jax" in med and best else nan
+        ratios = [med[f] / med[best] if best else nan for f in ours]
         cells = [f"{med[f]:.0f}" + (" (faster)" if f == best and len(torches) > 1 else "") for f in args.frameworks]
-        print(f"| {w} | " + " | ".join(cells) + f" | {ratio:.2f} |", flush=True)
+        print(f"| {w} | " + " | ".join(cells + [f"{r:.2f}" for r in ratios]) + " |", flush=True)
         train_rate[w] = med.get("jax")
     print("\nSingle-face inference, median latency (crop in, probabilities out):")
     for w in args.widths:
         lat = {f: statistics.median(measure(f, w, 1, 10, "infer")["latency_ms"] for _ in range(args.rounds))
-               for f in args.frameworks}
+               for f in args.frameworks if f != "jax_engine"}  # the engine is a training path
         print(f"  w={w}: " + ", ".join(f"{FRAMEWORKS[f]} {v:.2f} ms" for f, v in lat.items()))
     if "jax" in args.frameworks:
         w = min(args.widths)  # the fastest step is the hardest for the pipeline to keep fed

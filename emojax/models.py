@@ -22,7 +22,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from emojax import onednn
 from emojax.io import EmojaxError
+
+# nn.Conv with oneDNN's CPU convolutions where they can run (emojax.onednn; XLA's elsewhere).
+Conv = partial(nn.Conv, conv_general_dilated=onednn.conv_general_dilated)
 
 # Mean and spread of FER2013 Training pixels (0.508, 0.255 on a 0..1 scale), rounded.
 PIXEL_MEAN, PIXEL_STD = 0.5, 0.25
@@ -150,7 +154,7 @@ class VGG(nn.Module):
         bn = lambda: BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype, relu=True)
         for mult in self.stages:
             for _ in range(self.convs):
-                x = nn.Conv(self.width * mult, (3, 3), use_bias=False, dtype=self.dtype)(x)
+                x = Conv(self.width * mult, (3, 3), use_bias=False, dtype=self.dtype)(x)
                 x = bn()(x)
             x = max_pool2(x)
             x = Dropout(self.dropout / 4, deterministic=not train)(x)
@@ -173,7 +177,7 @@ class SmallCNN(nn.Module):
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         x = (x - PIXEL_MEAN) / PIXEL_STD
         for mult in (1, 2, 4):
-            x = nn.Conv(self.width * mult, (3, 3), use_bias=False)(x)
+            x = Conv(self.width * mult, (3, 3), use_bias=False)(x)
             x = BatchNorm(use_running_average=not train, momentum=0.9, relu=True)(x)
             x = max_pool2(x)
         x = x.reshape(x.shape[0], -1)

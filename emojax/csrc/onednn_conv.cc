@@ -1,0 +1,266 @@
+// 2-D convolutions on NHWC activations and HWIO filters through oneDNN, as XLA FFI handlers:
+// the forward pass and both gradients. On the CPU, XLA computes a convolution's filter gradient
+// as a convolution over the batch through Eigen, the largest single cost of a training step
+// (benchmarks/RESULTS.md); oneDNN, the library PyTorch's CPU convolutions use, has kernels made
+// for it. Built on first use by emojax/onednn.py.
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+
+#include "oneapi/dnnl/dnnl.hpp"
+#include "xla/ffi/api/ffi.h"
+
+namespace ffi = xla::ffi;
+using dnnl::memory;
+
+namespace {
+
+dnnl::engine& cpu() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// One convolution's geometry: batch, input size and channels, output channels, kernel size,
+// strides and padding (top, left, bottom, right).
+using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                       int64_t, int64_t, int64_t, int64_t, int64_t>;
+
+struct Conv {
+  memory::desc src, wei, dst;  // the caller's layouts: NHWC, HWIO, NHWC
+  dnnl::convolution_forward::primitive_desc fwd_pd;
+  dnnl::convolution_backward_data::primitive_desc bwd_data_pd;
+  dnnl::convolution_backward_weights::primitive_desc bwd_weights_pd;
+  dnnl::convolution_forward fwd;
+  dnnl::convolution_backward_data bwd_data;
+  dnnl::convolution_backward_weights bwd_weights;
+};
+
+// Every oneDNN call here runs on one thread (the XLA thread that calls it): the parallelism
+// comes from XLA's own thread pool (see `parallel`), so oneDNN's OpenMP threads never compete
+// with the XLA threads running the rest of the step on the same cores.
+void one_thread() {
+  thread_local bool set = false;
+  if (!set) omp_set_num_threads(1), set = true;
+}
+
+// Primitive descriptors and primitives, made once per geometry (making them costs more than
+// running a small convolution). The scratchpad is the caller's, so that one primitive can run
+// on several threads at once.
+Conv& conv_for(const Key& key) {
+  static std::mutex mu;
+  static std::map<Key, std::unique_ptr<Conv>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(key);
+  if (it != cache.end()) return *it->second;
+  one_thread();
+  auto [n, h, w, ci, co, kh, kw, sh, sw, pt, pl, pb, pr] = key;
+  const int64_t oh = (h + pt + pb - kh) / sh + 1, ow = (w + pl + pr - kw) / sw + 1;
+  auto f32 = memory::data_type::f32;
+  auto c = std::make_unique<Conv>();
+  c->src = memory::desc({n, ci, h, w}, f32, memory::format_tag::nhwc);
+  c->wei = memory::desc({co, ci, kh, kw}, f32, memory::format_tag::hwio);
+  c->dst = memory::desc({n, co, oh, ow}, f32, memory::format_tag::nhwc);
+  memory::desc any_wei({co, ci, kh, kw}, f32, memory::format_tag::any);
+  memory::dims strides{sh, sw}, pad_l{pt, pl}, pad_r{pb, pr};
+  auto algo = dnnl::algorithm::convolution_direct;
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  c->fwd_pd = dnnl::convolution_forward::primitive_desc(
+      cpu(), dnnl::prop_kind::forward_training, algo, c->src, any_wei, c->dst, strides, pad_l,
+      pad_r, attr);
+  c->bwd_data_pd = dnnl::convolution_backward_data::primitive_desc(
+      cpu(), algo, c->src, any_wei, c->dst, strides, pad_l, pad_r, c->fwd_pd, attr);
+  c->bwd_weights_pd = dnnl::convolution_backward_weights::primitive_desc(
+      cpu(), algo, c->src, any_wei, c->dst, strides, pad_l, pad_r, c->fwd_pd, attr);
+  c->fwd = dnnl::convolution_forward(c->fwd_pd);
+  c->bwd_data = dnnl::convolution_backward_data(c->bwd_data_pd);
+  c->bwd_weights = dnnl::convolution_backward_weights(c->bwd_weights_pd);
+  return *cache.emplace(key, std::move(c)).first->second;
+}
+
+memory scratchpad(const memory::desc& want) {
+  thread_local std::vector<char> buf;
+  if (buf.size() < want.get_size()) buf.resize(want.get_size());
+  return memory(want, cpu(), buf.data());
+}
+
+// `desc`'s memory holding the filter `from` (a reorder only when the layouts differ).
+memory reordered(const memory::desc& desc, memory from, std::vector<float>& storage) {
+  if (desc == from.get_desc()) return from;
+  storage.resize(desc.get_size() / sizeof(float));
+  memory to(desc, cpu(), storage.data());
+  dnnl::stream s(cpu());
+  dnnl::reorder(from, to).execute(s, from, to);
+  s.wait();
+  return to;
+}
+
+// Runs body(0) ... body(parts - 1), each part claimed by whichever thread gets to it first: the
+// caller and helpers queued on XLA's thread pool. A helper that starts late finds nothing left
+// and returns; the caller does every part no helper started, so nothing waits on a busy pool.
+struct Work {
+  std::function<void(int)> body;
+  int parts;
+  std::atomic<int> next{0}, done{0};
+  std::mutex mu;
+  std::condition_variable finished;
+  std::string error;
+};
+
+void drain(const std::shared_ptr<Work>& w) {
+  one_thread();
+  for (int i; (i = w->next.fetch_add(1)) < w->parts;) {
+    try {
+      w->body(i);
+    } catch (const dnnl::error& e) {
+      std::lock_guard<std::mutex> lock(w->mu);
+      w->error = e.what();
+    }
+    if (w->done.fetch_add(1) + 1 == w->parts) {
+      std::lock_guard<std::mutex> lock(w->mu);
+      w->finished.notify_all();
+    }
+  }
+}
+
+std::string parallel(ffi::ThreadPool& pool, int parts, std::function<void(int)> body) {
+  auto w = std::make_shared<Work>();
+  w->body = std::move(body);
+  w->parts = parts;
+  for (int t = 1; t < parts; ++t) pool.Schedule([w] { drain(w); });
+  drain(w);
+  std::unique_lock<std::mutex> lock(w->mu);
+  w->finished.wait(lock, [&] { return w->done.load() == w->parts; });
+  return w->error;
+}
+
+// The batch split into `parts` slices: (first image, images) of slice i.
+std::pair<int64_t, int64_t> slice(int64_t n, int parts, int i) {
+  int64_t base = n / parts, extra = n % parts;
+  return {i * base + std::min<int64_t>(i, extra), base + (i < extra)};
+}
+
+int parts_for(ffi::ThreadPool& pool, int64_t n) {
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(n, pool.num_threads())));
+}
+
+struct Geometry {
+  int64_t sh, sw, pt, pl, pb, pr;
+};
+
+template <typename Dims>
+Key key_of(const Dims& x, int64_t n, const Dims& k, const Geometry& g) {
+  return Key{n, x[1], x[2], x[3], k[3], k[0], k[1], g.sh, g.sw, g.pt, g.pl, g.pb, g.pr};
+}
+
+int64_t per_image(const memory::desc& d) { return d.get_size() / sizeof(float) / d.get_dims()[0]; }
+
+ffi::Error finish(const std::string& error) {
+  return error.empty() ? ffi::Error::Success() : ffi::Error::Internal(error);
+}
+
+ffi::Error bad_rank() { return ffi::Error::InvalidArgument("emojax oneDNN conv: rank-4 buffers only"); }
+
+ffi::Error Forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> k,
+                   ffi::ResultBuffer<ffi::F32> y, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+                   int64_t pb, int64_t pr) {
+  if (x.dimensions().size() != 4 || k.dimensions().size() != 4) return bad_rank();
+  const Geometry g{sh, sw, pt, pl, pb, pr};
+  const int64_t n = x.dimensions()[0];
+  const int parts = parts_for(pool, n);
+  std::vector<std::vector<float>> filters(parts);
+  return finish(parallel(pool, parts, [&](int i) {
+    auto [first, count] = slice(n, parts, i);
+    Conv& c = conv_for(key_of(x.dimensions(), count, k.dimensions(), g));
+    memory wei = reordered(c.fwd_pd.weights_desc(), memory(c.wei, cpu(), k.typed_data()), filters[i]);
+    memory src(c.src, cpu(), x.typed_data() + first * per_image(c.src));
+    memory dst(c.dst, cpu(), y->typed_data() + first * per_image(c.dst));
+    dnnl::stream s(cpu());
+    c.fwd.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst},
+                      {DNNL_ARG_SCRATCHPAD, scratchpad(c.fwd_pd.scratchpad_desc())}});
+    s.wait();
+  }));
+}
+
+// The input gradient: dy (NHWC) and the filter in, dx (NHWC, the shape of x) out.
+ffi::Error BackwardData(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> k,
+                        ffi::ResultBuffer<ffi::F32> dx, int64_t sh, int64_t sw, int64_t pt,
+                        int64_t pl, int64_t pb, int64_t pr) {
+  if (dx->dimensions().size() != 4 || k.dimensions().size() != 4) return bad_rank();
+  const Geometry g{sh, sw, pt, pl, pb, pr};
+  const int64_t n = dx->dimensions()[0];
+  const int parts = parts_for(pool, n);
+  std::vector<std::vector<float>> filters(parts);
+  return finish(parallel(pool, parts, [&](int i) {
+    auto [first, count] = slice(n, parts, i);
+    Conv& c = conv_for(key_of(dx->dimensions(), count, k.dimensions(), g));
+    memory wei = reordered(c.bwd_data_pd.weights_desc(), memory(c.wei, cpu(), k.typed_data()), filters[i]);
+    memory diff_dst(c.dst, cpu(), dy.typed_data() + first * per_image(c.dst));
+    memory diff_src(c.src, cpu(), dx->typed_data() + first * per_image(c.src));
+    dnnl::stream s(cpu());
+    c.bwd_data.execute(s, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei},
+                           {DNNL_ARG_DIFF_SRC, diff_src},
+                           {DNNL_ARG_SCRATCHPAD, scratchpad(c.bwd_data_pd.scratchpad_desc())}});
+    s.wait();
+  }));
+}
+
+// The filter gradient: x and dy (NHWC) in, dk (HWIO) out; each slice of the batch gives a
+// partial filter gradient (the first in dk itself), and the parts are summed.
+ffi::Error BackwardWeights(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
+                           ffi::ResultBuffer<ffi::F32> dk, int64_t sh, int64_t sw, int64_t pt,
+                           int64_t pl, int64_t pb, int64_t pr) {
+  if (x.dimensions().size() != 4 || dk->dimensions().size() != 4) return bad_rank();
+  const Geometry g{sh, sw, pt, pl, pb, pr};
+  const int64_t n = x.dimensions()[0];
+  const size_t size = dk->element_count();
+  const int parts = parts_for(pool, n);
+  std::vector<std::vector<float>> partial(parts), own(parts);
+  std::string error = parallel(pool, parts, [&](int i) {
+    auto [first, count] = slice(n, parts, i);
+    Conv& c = conv_for(key_of(x.dimensions(), count, dk->dimensions(), g));
+    if (i > 0) partial[i].resize(size);
+    memory hwio(c.wei, cpu(), i ? partial[i].data() : dk->typed_data());
+    const memory::desc& want = c.bwd_weights_pd.diff_weights_desc();
+    memory grad = hwio;  // in the primitive's own layout, then reordered to HWIO
+    if (!(want == c.wei)) own[i].resize(want.get_size() / sizeof(float)), grad = memory(want, cpu(), own[i].data());
+    memory src(c.src, cpu(), x.typed_data() + first * per_image(c.src));
+    memory diff_dst(c.dst, cpu(), dy.typed_data() + first * per_image(c.dst));
+    dnnl::stream s(cpu());
+    c.bwd_weights.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst},
+                              {DNNL_ARG_DIFF_WEIGHTS, grad},
+                              {DNNL_ARG_SCRATCHPAD, scratchpad(c.bwd_weights_pd.scratchpad_desc())}});
+    if (!(want == c.wei)) dnnl::reorder(grad, hwio).execute(s, grad, hwio);
+    s.wait();
+  });
+  if (!error.empty()) return finish(error);
+  float* out = dk->typed_data();
+  for (int i = 1; i < parts; ++i)
+    for (size_t j = 0; j < size; ++j) out[j] += partial[i][j];
+  return ffi::Error::Success();
+}
+
+}  // namespace
+
+#define EMOJAX_CONV_BINDING                                                             \
+  ffi::Ffi::Bind()                                                                      \
+      .Ctx<ffi::ThreadPool>()                                                           \
+      .Arg<ffi::Buffer<ffi::F32>>()                                                     \
+      .Arg<ffi::Buffer<ffi::F32>>()                                                     \
+      .Ret<ffi::Buffer<ffi::F32>>()                                                     \
+      .Attr<int64_t>("sh").Attr<int64_t>("sw")                                          \
+      .Attr<int64_t>("pt").Attr<int64_t>("pl").Attr<int64_t>("pb").Attr<int64_t>("pr")
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(EmojaxConvForward, Forward, EMOJAX_CONV_BINDING);
+XLA_FFI_DEFINE_HANDLER_SYMBOL(EmojaxConvBackwardData, BackwardData, EMOJAX_CONV_BINDING);
+XLA_FFI_DEFINE_HANDLER_SYMBOL(EmojaxConvBackwardWeights, BackwardWeights, EMOJAX_CONV_BINDING);

@@ -1,0 +1,96 @@
+"""The oneDNN convolutions (emojax.onednn) against XLA's own: same values, same gradients, same
+training step, and XLA's path wherever oneDNN's does not apply."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from emojax import models, onednn
+
+pytestmark = pytest.mark.skipif(not onednn.available(), reason=f"oneDNN convolutions unavailable: {onednn.why_not()}")
+
+NHWC = ("NHWC", "HWIO", "NHWC")
+
+
+def _both(fn):
+    """fn's value with oneDNN's convolutions and with XLA's (each traced afresh)."""
+    return jax.jit(lambda *a: fn(onednn.conv_general_dilated, *a)), jax.jit(lambda *a: fn(lax.conv_general_dilated, *a))
+
+
+@pytest.mark.parametrize("n, h, w, ci, co, window, stride, padding", [
+    (7, 12, 9, 3, 5, (3, 3), (1, 1), "SAME"),        # odd batch: the two slices differ in size
+    (8, 11, 11, 4, 6, (3, 3), (2, 2), "SAME"),       # strided, asymmetric padding
+    (5, 10, 10, 6, 4, (5, 3), (1, 2), ((2, 1), (0, 2))),
+    (4, 6, 6, 8, 8, (1, 1), (1, 1), "VALID"),
+])
+def test_values_and_both_gradients_match_xla(n, h, w, ci, co, window, stride, padding):
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.normal(size=(n, h, w, ci)), jnp.float32)
+    k = jnp.asarray(rng.normal(size=(*window, ci, co)), jnp.float32)
+
+    def f(conv, x, k):
+        y = conv(x, k, stride, padding, dimension_numbers=NHWC)
+        loss = lambda x, k: jnp.sum(jnp.sin(conv(x, k, stride, padding, dimension_numbers=NHWC)))
+        return y, jax.grad(loss, argnums=(0, 1))(x, k)
+
+    mine, xla = _both(f)
+    jaxpr = str(jax.make_jaxpr(lambda x, k: f(onednn.conv_general_dilated, x, k))(x, k))
+    assert "emojax_conv_fwd" in jaxpr and "emojax_conv_dx" in jaxpr and "emojax_conv_dk" in jaxpr
+    for a, b in zip(jax.tree.leaves(mine(x, k)), jax.tree.leaves(xla(x, k))):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * float(jnp.abs(b).max()))
+
+
+def test_what_onednn_does_not_take_runs_in_xla():
+    rng = np.random.default_rng(1)
+    x = jnp.asarray(rng.normal(size=(8, 6, 6, 4)), jnp.float32)
+    k = jnp.asarray(rng.normal(size=(3, 3, 4, 4)), jnp.float32)
+    cases = {
+        "one face": (x[:1], k, {}),
+        "dilated": (x, k, {"rhs_dilation": (2, 2)}),
+        "grouped": (x, k[:, :, :2], {"feature_group_count": 2}),
+        "bfloat16": (x.astype(jnp.bfloat16), k.astype(jnp.bfloat16), {}),
+    }
+    for name, (a, b, kw) in cases.items():
+        jaxpr = str(jax.make_jaxpr(lambda a, b: onednn.conv_general_dilated(
+            a, b, (1, 1), "SAME", dimension_numbers=NHWC, **kw))(a, b))
+        assert "emojax_conv" not in jaxpr and "conv_general_dilated" in jaxpr, name
+        want = lax.conv_general_dilated(a, b, (1, 1), "SAME", dimension_numbers=NHWC, **kw)
+        got = onednn.conv_general_dilated(a, b, (1, 1), "SAME", dimension_numbers=NHWC, **kw)
+        np.testing.assert_array_equal(np.asarray(got, np.float32), np.asarray(want, np.float32))
+
+
+def test_xla_switch(monkeypatch):
+    monkeypatch.setenv("EMOJAX_CONV", "xla")
+    assert not onednn.enabled()
+    x = jnp.ones((8, 6, 6, 2)), jnp.ones((3, 3, 2, 3))
+    assert "emojax_conv" not in str(jax.make_jaxpr(lambda a, b: onednn.conv_general_dilated(
+        a, b, (1, 1), "SAME", dimension_numbers=NHWC))(*x))
+
+
+def test_the_vgg_training_gradient_matches_xla(monkeypatch):
+    """The whole network (flax's nn.Conv with emojax.models.Conv): loss and every parameter's
+    gradient, in training mode with batch norm, as with XLA's convolutions; and under vmap (the
+    many-models engine stacks models on a leading axis)."""
+    model = models.create("vgg", 7, width=8)
+    variables = models.init(model)
+    rng = np.random.default_rng(2)
+    x = jnp.asarray(rng.random((16, 48, 48, 1)), jnp.float32)
+    y = jnp.asarray(rng.integers(0, 7, 16))
+
+    def loss(params):
+        logits, _ = model.apply({"params": params, "batch_stats": variables["batch_stats"]}, x, train=True,
+                                rngs={"dropout": jax.random.PRNGKey(0)}, mutable=["batch_stats"])
+        return -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(16), y])
+
+    grad = lambda: jax.jit(jax.value_and_grad(loss))(variables["params"])
+    stacked = jax.tree.map(lambda p: jnp.stack([p, 0.5 * p]), variables["params"])
+    many = lambda: jax.jit(jax.vmap(jax.value_and_grad(loss)))(stacked)
+    assert "emojax_conv_dk" in str(jax.make_jaxpr(jax.grad(loss))(variables["params"]))
+    mine, mine_many = grad(), many()
+    monkeypatch.setenv("EMOJAX_CONV", "xla")
+    xla, xla_many = grad(), many()
+    for a, b in zip(jax.tree.leaves((mine, mine_many)), jax.tree.leaves((xla, xla_many))):
+        np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-5)
