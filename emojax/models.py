@@ -30,6 +30,17 @@ Conv = partial(nn.Conv, conv_general_dilated=onednn.conv_general_dilated)
 
 # Mean and spread of FER2013 Training pixels (0.508, 0.255 on a 0..1 scale), rounded.
 PIXEL_MEAN, PIXEL_STD = 0.5, 0.25
+# The median over FER2013 Training crops of each crop's own mean and spread (129.5 and 53.6
+# grey levels, experiments/moment_matching.py): what `standardize` rescales every crop to.
+CROP_MEAN, CROP_STD = 129.5 / 255, 53.6 / 255
+
+
+def standardize_crops(x: jax.Array) -> jax.Array:
+    """Each image rescaled to FER2013's typical exposure and contrast (CROP_MEAN, CROP_STD),
+    so that a darker, brighter or flatter photo reaches the network as a typical crop."""
+    mean = x.mean((1, 2, 3), keepdims=True)
+    std = x.std((1, 2, 3), keepdims=True)
+    return (x - mean) / (std + 1 / 255) * CROP_STD + CROP_MEAN
 
 
 def max_pool2(x: jax.Array) -> jax.Array:
@@ -147,9 +158,12 @@ class VGG(nn.Module):
     dense: int = 256
     dropout: float = 0.4
     dtype: Any = jnp.float32
+    standardize: bool = False  # every crop to FER2013's typical exposure and contrast first
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        if self.standardize:
+            x = standardize_crops(x)
         x = ((x - PIXEL_MEAN) / PIXEL_STD).astype(self.dtype)
         bn = lambda: BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype, relu=True)
         for mult in self.stages:
