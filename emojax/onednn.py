@@ -9,8 +9,8 @@ float32 NHWC/HWIO convolutions without dilation or groups run forward and backwa
 anything else, and every convolution where oneDNN or a compiler is missing, runs in XLA.
 
 The handlers (``emojax/csrc/onednn_conv.cc``) are compiled on first use into
-``~/.cache/emojax/onednn`` (``emojax.io.cache_dir``) (needs ``g++`` and ``pip install onednn-cpu-gomp
-onednn-devel-cpu-gomp``); :func:`available` says whether that worked and :func:`why_not` why not.
+``~/.cache/emojax/onednn`` (``emojax.io.cache_dir``; needs ``g++`` and ``pip install
+onednn-cpu-gomp onednn-devel-cpu-gomp``); :func:`available` says whether that worked and :func:`why_not` why not.
 """
 from __future__ import annotations
 
@@ -138,13 +138,13 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, r
     """``jax.lax.conv_general_dilated`` with the float32 NHWC 2-D case in oneDNN (see the module)."""
     plain = (lhs.ndim == 4 and lhs.shape[0] >= MIN_BATCH and lhs.dtype == jnp.float32 and rhs.dtype == jnp.float32
              and _nhwc(dimension_numbers) and feature_group_count == 1 and batch_group_count == 1
-             and all(d == 1 for d in (lhs_dilation or (1, 1)) + tuple(rhs_dilation or (1, 1)))
+             and all(d == 1 for d in (*(lhs_dilation or ()), *(rhs_dilation or ())))
              and preferred_element_type in (None, jnp.float32) and enabled())
-    if not plain:
+    if plain and isinstance(padding, str):
+        padding = lax.padtype_to_pads(lhs.shape[1:3], rhs.shape[:2], window_strides, padding)
+    if not plain or min(p for pair in padding for p in pair) < 0:  # oneDNN pads, it does not crop
         return lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
                                         dimension_numbers, feature_group_count, batch_group_count,
                                         precision, preferred_element_type)
-    if isinstance(padding, str):
-        padding = lax.padtype_to_pads(lhs.shape[1:3], rhs.shape[:2], window_strides, padding)
     (pt, pb), (pl, pr) = padding
     return conv_nhwc(lhs, rhs, (*map(int, window_strides), int(pt), int(pl), int(pb), int(pr)))

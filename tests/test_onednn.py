@@ -52,13 +52,15 @@ def test_what_onednn_does_not_take_runs_in_xla():
         "dilated": (x, k, {"rhs_dilation": (2, 2)}),
         "grouped": (x, k[:, :, :2], {"feature_group_count": 2}),
         "bfloat16": (x.astype(jnp.bfloat16), k.astype(jnp.bfloat16), {}),
+        "cropping": (x, k, {"padding": ((-1, 0), (1, 1))}),
     }
     for name, (a, b, kw) in cases.items():
+        kw = {"padding": "SAME", **kw}
         jaxpr = str(jax.make_jaxpr(lambda a, b: onednn.conv_general_dilated(
-            a, b, (1, 1), "SAME", dimension_numbers=NHWC, **kw))(a, b))
+            a, b, (1, 1), dimension_numbers=NHWC, **kw))(a, b))
         assert "emojax_conv" not in jaxpr and "conv_general_dilated" in jaxpr, name
-        want = lax.conv_general_dilated(a, b, (1, 1), "SAME", dimension_numbers=NHWC, **kw)
-        got = onednn.conv_general_dilated(a, b, (1, 1), "SAME", dimension_numbers=NHWC, **kw)
+        want = lax.conv_general_dilated(a, b, (1, 1), dimension_numbers=NHWC, **kw)
+        got = onednn.conv_general_dilated(a, b, (1, 1), dimension_numbers=NHWC, **kw)
         np.testing.assert_array_equal(np.asarray(got, np.float32), np.asarray(want, np.float32))
 
 

@@ -9,13 +9,14 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
-#include <string>
-#include <vector>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <tuple>
+#include <vector>
 
 #include "oneapi/dnnl/dnnl.hpp"
 #include "xla/ffi/api/ffi.h"
@@ -50,7 +51,10 @@ struct Conv {
 // with the XLA threads running the rest of the step on the same cores.
 void one_thread() {
   thread_local bool set = false;
-  if (!set) omp_set_num_threads(1), set = true;
+  if (!set) {
+    omp_set_num_threads(1);
+    set = true;
+  }
 }
 
 // Primitive descriptors and primitives, made once per geometry (making them costs more than
@@ -122,7 +126,7 @@ void drain(const std::shared_ptr<Work>& w) {
   for (int i; (i = w->next.fetch_add(1)) < w->parts;) {
     try {
       w->body(i);
-    } catch (const dnnl::error& e) {
+    } catch (const std::exception& e) {  // oneDNN's errors, allocation failures
       std::lock_guard<std::mutex> lock(w->mu);
       w->error = e.what();
     }
