@@ -218,7 +218,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=10, help="timed training steps per measurement")
     p.add_argument("--rounds", type=int, default=3, help="alternating JAX/PyTorch rounds; medians are reported")
     p.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS), choices=list(FRAMEWORKS),
-                   help="what to measure: jax_xla = JAX with XLA's convolutions, torch = PyTorch NCHW, "
+                   help="what to measure: jax = the host-loop step, jax_engine = the device engine, "
+                        "jax_xla = the host loop with XLA's convolutions, torch = PyTorch NCHW, "
                         "torch_cl = PyTorch channels_last "
                         "(both need benchmarks/requirements.txt)")
     p.add_argument("--child", help=argparse.SUPPRESS)
