@@ -35,12 +35,13 @@ PIXEL_MEAN, PIXEL_STD = 0.5, 0.25
 CROP_MEAN, CROP_STD = 129.5 / 255, 53.6 / 255
 
 
-def standardize_crops(x: jax.Array) -> jax.Array:
-    """Each image rescaled to FER2013's typical exposure and contrast (CROP_MEAN, CROP_STD),
-    so that a darker, brighter or flatter photo reaches the network as a typical crop."""
-    mean = x.mean((1, 2, 3), keepdims=True)
-    std = x.std((1, 2, 3), keepdims=True)
-    return (x - mean) / (std + 1 / 255) * CROP_STD + CROP_MEAN
+def standardize_crops(x, mean: float = CROP_MEAN, std: float = CROP_STD):
+    """Each image (N, H, W, C in [0, 1]; jax or numpy) rescaled to a mean and spread of grey
+    levels, by default FER2013's typical crop's, so that a darker, brighter or flatter photo
+    reaches the network as a typical crop."""
+    own_mean = x.mean((1, 2, 3), keepdims=True)
+    own_std = x.std((1, 2, 3), keepdims=True)
+    return (x - own_mean) / (own_std + 1 / 255) * std + mean
 
 
 def max_pool2(x: jax.Array) -> jax.Array:

@@ -20,7 +20,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import jax
@@ -38,13 +37,10 @@ _NHWC = ("NHWC", "HWIO", "NHWC")
 MIN_BATCH = 4
 
 
-def _prefixes() -> list[Path]:
-    """Where pip puts oneDNN's headers and library (its wheels install into the prefix)."""
-    return [Path(p) for p in dict.fromkeys((sys.prefix, sysconfig.get_config_var("prefix") or sys.prefix, "/usr"))]
-
-
 def _find(relative: str) -> Path | None:
-    return next((p / relative for p in _prefixes() if (p / relative).exists()), None)
+    """A file of the oneDNN wheels, which install into the environment's prefix."""
+    path = Path(sys.prefix) / relative
+    return path if path.exists() else None
 
 
 @functools.cache

@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 from emojax import data as data_lib
-from emojax import photoset, pipeline, robustness
+from emojax import models, photoset, pipeline, robustness
 from emojax.io import report, run
 
 
@@ -30,9 +30,9 @@ class Matched:
         self.classifier, self.mean, self.std, self.classes = classifier, mean, std, classifier.classes
 
     def predict_proba(self, crops: np.ndarray) -> np.ndarray:
-        x = crops.astype(np.float32)
-        z = (x - x.mean((1, 2), keepdims=True)) / (x.std((1, 2), keepdims=True) + 1.0)
-        return self.classifier.predict_proba(np.clip(z * self.std + self.mean, 0, 255).round().astype(np.uint8))
+        x = crops.astype(np.float32)[..., None] / 255
+        y = models.standardize_crops(x, self.mean / 255, self.std / 255)[..., 0] * 255
+        return self.classifier.predict_proba(np.clip(y, 0, 255).round().astype(np.uint8))
 
 
 def main(argv=None) -> int:
