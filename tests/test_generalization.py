@@ -73,3 +73,23 @@ def test_occlusion_sensitivity_table(tiny_cnn, photo_set, tmp_path):
     hidden = hide(crops, (29, 48))
     assert (hidden[:, :29] == crops[:, :29]).all() and (hidden[:, 29:] != crops[:, 29:]).any()
     assert "experiments/occlusion_sensitivity.py" in out.read_text()
+
+
+def test_landmark_geometry_is_normalised_and_mirrors(small_fer):
+    """Real FER2013 crops through dlib's landmark predictor: the eyes land at (-0.5, 0) and
+    (0.5, 0) whatever the crop's pose, and a mirrored crop gives the mirrored shape (the
+    x axis flips), so the features measure the face, not where it sits in the crop."""
+    import numpy as np
+
+    from experiments.landmark_fusion import fixed_box, geometry
+
+    crops = small_fer.train.images[:40]
+    box = fixed_box(crops)
+    g = geometry(crops, box, "test").reshape(len(crops), 68, 2)
+    eyes = np.stack([g[:, 36:42].mean(1), g[:, 42:48].mean(1)], 1)
+    np.testing.assert_allclose(eyes, np.broadcast_to([[-0.5, 0.0], [0.5, 0.0]], eyes.shape), atol=1e-6)
+    mirrored = geometry(crops[:, :, ::-1].copy(), box, "test").reshape(len(crops), 68, 2)
+    chin_tip, nose_tip = 8, 33  # on the face's axis: their x flips sign in the mirror
+    for k in (chin_tip, nose_tip):
+        assert np.median(np.abs(mirrored[:, k, 0] + g[:, k, 0])) < 0.1
+        assert np.median(np.abs(mirrored[:, k, 1] - g[:, k, 1])) < 0.1
