@@ -8,7 +8,9 @@ pipeline, per class. PrivateTest is not looked at: this table is for choosing.
 
 A model may be named ``NAME=FOLDER`` (the table shows NAME). ``--reuse`` takes the figures of
 a model from an earlier table's JSON where its files, the PublicTest images and the photo
-crops are the same (a hash of each), so adding a run to the table computes that run only.
+crops are the same (a hash of each), so adding a run to the table computes that run only. A
+model folder that is no longer on disk (run folders are not committed, and a new machine has
+none) keeps its row from that JSON, said on stderr; a folder that is there is always checked.
 An earlier shipped model comes
 back from git for such a table: ``mkdir -p runs/w48e160 && git archive 137aa4e results/model |
 tar -x --strip-components=2 -C runs/w48e160``.
@@ -45,13 +47,19 @@ def main(argv=None) -> int:
     crops, found = photoset.crops(photos, progress=True)
     inputs = hashlib.sha1(val.images.tobytes() + val.labels.tobytes() + crops.tobytes() + found.tobytes()
                           + "|".join(ph.emotion for ph in photos).encode()).hexdigest()
-    earlier = {}
+    earlier, by_folder = {}, {}
     if args.reuse and Path(args.reuse).is_file():
-        earlier = {r["key"]: r for r in json.loads(Path(args.reuse).read_text()) if "key" in r}
+        old = json.loads(Path(args.reuse).read_text())
+        earlier = {r["key"]: r for r in old if "key" in r}
+        by_folder = {r["folder"]: r for r in old if "folder" in r}
     rows = []
     for spec in args.models:
         name, _, folder = spec.rpartition("=")
         name = name or folder
+        if not (Path(folder) / "model.json").is_file() and folder in by_folder:
+            rows.append({**by_folder[folder], "model": name})
+            print(f"{name}: {folder} is not here, figures from {args.reuse}", file=sys.stderr)
+            continue
         key = hashlib.sha1(f"{fingerprint(folder)}|{inputs}".encode()).hexdigest()
         if key in earlier:
             rows.append({**earlier[key], "model": name, "folder": folder})

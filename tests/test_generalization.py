@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import SHARED, run_cli
+from conftest import SHARED, assert_clean_error, run_cli
 
 JAFFE = SHARED / "jaffe"
 
@@ -52,6 +52,14 @@ def test_runs_table_and_reuse(tiny_cnn, fer_path, photo_set, tmp_path):
     again, other = json.loads(out.with_suffix(".json").read_text())
     assert again["model"] == "again" and again["corruptions"] == rows[0]["corruptions"]
     assert other["corruptions"]["clean"] == rows[0]["corruptions"]["clean"]  # same weights, same figures
+    # A run folder gone from disk (a new machine) keeps its row; one never measured is an error.
+    shutil.rmtree(changed)
+    third = run_cli(*base, "--reuse", str(out.with_suffix(".json")), f"again={copy}", f"gone={changed}")
+    assert third.returncode == 0, third.stderr
+    assert f"gone: {changed} is not here" in third.stderr
+    assert json.loads(out.with_suffix(".json").read_text())[1]["corruptions"] == other["corruptions"]
+    missing = run_cli(*base, f"never={tmp_path / 'never'}")
+    assert_clean_error(missing)
 
 
 def test_occlusion_sensitivity_table(tiny_cnn, photo_set, tmp_path):
