@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 
 from emojax.io import EmojaxError, atomic_path, command_line, run  # noqa: E402
 
+
 def _shown(path: str) -> str:
     """A path as the tables show it: relative to the checkout where it lies inside it."""
     p = Path(path).resolve()
