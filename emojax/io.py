@@ -82,6 +82,13 @@ def command_line(script: str, argv: Sequence[str] | None) -> str:
     return shlex.join(["python", f"{rel.parent.name}/{rel.name}", *(sys.argv[1:] if argv is None else argv)])
 
 
+def shown(path: str | os.PathLike, root: str | os.PathLike) -> str:
+    """How a results file names ``path``: relative to ``root`` (the checkout) when it lies
+    inside it, as given otherwise, so committed tables carry no machine's folders."""
+    p = Path(path).resolve()
+    return str(p.relative_to(Path(root).resolve())) if p.is_relative_to(Path(root).resolve()) else str(path)
+
+
 def markdown_table(head: Sequence[str], rows: Iterable[Sequence[str]], left: int = 1) -> str:
     """A Markdown table, its first ``left`` columns left-aligned and the figures right-aligned."""
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * left + "---:|" * (len(head) - left)]

@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
 
 from emojax import attack, models  # noqa: E402
 from emojax import data as data_lib  # noqa: E402
-from emojax.io import EmojaxError, atomic_path, check_out_dir, command_line, positive_int, run  # noqa: E402
+from emojax.io import EmojaxError, atomic_path, check_out_dir, command_line, positive_int, run, shown  # noqa: E402
 from emojax.pipeline import predict_proba  # noqa: E402
 from emojax.pipeline import DEFAULT_MODEL  # noqa: E402
 
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                 "psnr_mean_db": finite(psnr.mean()) if ok.any() else None,
                 "psnr_min_db": finite(psnr.min()) if ok.any() else None}
     model_path = Path(args.model).resolve()
-    name = str(model_path.relative_to(ROOT) if model_path.is_relative_to(ROOT) else model_path)
+    name = shown(model_path, ROOT)
     plot_robustness(rob, f"{name}: PrivateTest accuracy under attack", out / "robustness.png")
     with atomic_path(out / "robustness.md") as tmp:
         tmp.write_text(robustness_markdown(rob, targeted, name, args.source, args.target))

@@ -25,13 +25,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from emojax.io import EmojaxError, atomic_path, command_line, run  # noqa: E402
-
-
-def _shown(path: str) -> str:
-    """A path as the tables show it: relative to the checkout where it lies inside it."""
-    p = Path(path).resolve()
-    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(path)
+from emojax.io import EmojaxError, atomic_path, command_line, run, shown  # noqa: E402
 
 
 DEFAULT_JAFFE = ROOT.parent / "shared" / "data" / "jaffe"
@@ -121,7 +115,7 @@ def main(argv=None) -> int:
     fer_x, fer_y = ds.val.images[:n], ds.val.labels[:n]
     generic_fer = personal.accuracy(model, generic, fer_x, fer_y)
     command = command_line(__file__, argv)
-    report = {"command": command, "protocol": args.protocol, "model": _shown(args.model), "photos": len(photos),
+    report = {"command": command, "protocol": args.protocol, "model": shown(args.model, ROOT), "photos": len(photos),
               "faces_found": int(found.sum()), "crop_seconds": crop_seconds, "people": len(people),
               "forget_images": int(n), "generic_fer_accuracy": generic_fer,
               "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} CPU cores "
