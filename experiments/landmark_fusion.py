@@ -16,8 +16,6 @@ generalization. Writes a Markdown table.
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 
 import cv2
 import numpy as np
@@ -27,8 +25,8 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from emojax import data as data_lib
-from emojax import face, photoset, pipeline
-from emojax.io import report, run
+from emojax import evaluate, face, photoset, pipeline
+from emojax.io import command_line, markdown_table, report, run
 
 WEIGHTS = (0.0, 0.2, 0.5, 1.0)
 
@@ -79,19 +77,18 @@ def main(argv=None) -> int:
     rows = {}
     for w in (*WEIGHTS, None):  # None: the landmark classifier alone
         mix = {k: (b if w is None else a + w * b) for k, (a, b) in log_p.items()}
-        pred = np.full(len(photos), -1)
+        pred = np.full(len(photos), -1)  # no face found: wrong, in no column
         pred[found] = mix["photos"].argmax(1)
+        rep = evaluate.report(truth, pred, classes)
         rows["landmarks alone" if w is None else f"CNN + {w:g} x landmarks"] = {
-            "publictest": float(np.mean(mix["val"].argmax(1) == ds.val.labels)),
-            "photos": float(np.mean(pred == truth)),
-            "recall": {c: float(np.mean(pred[truth == k] == k)) for k, c in enumerate(classes)}}
-    lines = [f"| classifier | PublicTest (1 view) | {args.photos} | " + " | ".join(classes) + " |",
-             "|---|" + "---:|" * (2 + len(classes))]
-    lines += [f"| {name} | {100 * r['publictest']:.1f}% | {100 * r['photos']:.1f}% | "
-              + " | ".join(f"{100 * r['recall'][c]:.0f}" for c in classes) + " |" for name, r in rows.items()]
+            "publictest": float(np.mean(mix["val"].argmax(1) == ds.val.labels)), "photos": rep["accuracy"],
+            "recall": {c: m["recall"] for c, m in rep["per_class"].items()}}
+    table = markdown_table(["classifier", "PublicTest (1 view)", args.photos, *classes],
+                           [[name, f"{100 * r['publictest']:.1f}%", f"{100 * r['photos']:.1f}%",
+                             *[f"{100 * r['recall'][c]:.0f}" for c in classes]] for name, r in rows.items()])
     text = (f"Landmark geometry (68 dlib points, fixed box {box} on 4x crops), logistic regression on "
-            "Training; its log probabilities added to the CNN's at each weight.\n\n" + "\n".join(lines)
-            + f"\n\n`python experiments/landmark_fusion.py {shlex.join(argv or sys.argv[1:])}`\n")
+            f"Training; its log probabilities added to the CNN's at each weight.\n\n{table}\n\n"
+            f"`{command_line(__file__, argv)}`\n")
     report(text, rows, args.out)
     return 0
 
