@@ -232,7 +232,7 @@ def _model_step(state: dict, hp: dict, images, labels, soft, key, cfg: train.Con
     tx = _optimizer(cfg, hp, steps)
     model = models.create(cfg.model, num_classes, **cfg.model_kwargs)
     k_aug, k_drop, k_lab = jax.random.split(key, 3)
-    x, _ = train.inputs(k_aug, images, cfg)  # no mixup here (train_many refuses it)
+    x, _ = train.inputs(k_aug, images, cfg)  # no mixup or cutmix here (train_many refuses them)
 
     def loss_fn(params):
         logits, updates = model.apply({"params": params, "batch_stats": state["batch_stats"]}, x,
@@ -304,6 +304,7 @@ def train_many(cfgs: Sequence[train.Config], ds: data_lib.Dataset, outs: Sequenc
         raise EmojaxError("two models would write into the same folder")
     base, traced = _group(cfgs)
     for name, what in (("ema", "a moving average of the weights (ema)"), ("mixup", "mixup"),
+                      ("cutmix_face", "face cutmix"),
                       ("sam", "sharpness-aware minimisation (sam)")):
         if getattr(base, name):
             raise EmojaxError(f"{what} is not in the many-models program yet: train such models one at a time")

@@ -56,6 +56,8 @@ class Config:
     label_smoothing: float = 0.0
     mixup: float = 0.0               # mixup (Zhang et al. 2018): Beta(a, a) of a batch and its shuffle,
                                      #   images and targets alike; this is a, 0 = off
+    cutmix_face: float = 0.0         # probability that a face takes another's lower or upper half,
+                                     #   targets mixed by area (see ``face_cutmix``); 0 = off
     sam: float = 0.0                 # sharpness-aware minimisation: radius of the weight perturbation
                                      #   (0 = off; each step then costs two forward-backward passes)
     ema: float = 0.0                 # per-step decay of a moving average of the weights (0 = off);
@@ -337,7 +339,7 @@ def photometric(key: jax.Array, x: jax.Array, cfg: Config) -> jax.Array:
     return (jnp.round(y * 255) / 255)[..., None]
 
 
-Mix = tuple[jax.Array, jax.Array]  # mixup: (weight of the batch's own images, the shuffle)
+Mix = tuple[jax.Array, jax.Array]  # (weight of the batch's own images, scalar or (B, 1); the shuffle)
 
 
 def mixup(key: jax.Array, x: jax.Array, alpha: float) -> tuple[jax.Array, Mix]:
@@ -350,17 +352,44 @@ def mixup(key: jax.Array, x: jax.Array, alpha: float) -> tuple[jax.Array, Mix]:
     return lam * x + (1 - lam) * x[perm], (lam, perm)
 
 
+# The row between the eyes and the mouth (the nose) where ``face_cutmix`` joins two faces,
+# and the rows over which it fades from one to the other.
+CUT_ROW, CUT_FADE = 28, 4
+
+
+def face_cutmix(key: jax.Array, x: jax.Array, p: float) -> tuple[jax.Array, Mix]:
+    """CutMix (Yun et al. 2019) along the face: with probability ``p`` an image of (B, 48, 48, 1)
+    keeps its brows and eyes and takes another face's mouth and chin from :data:`CUT_ROW` down,
+    or the reverse, faded over :data:`CUT_FADE` rows so that no seam is drawn; its target is
+    mixed by the share of rows each face gives (own upper half: 0.58). JAFFE's posed anger is
+    angry brows over a still mouth, a face FER2013 hardly has, and hiding the mouth
+    (``occlude``) did not teach the model to weigh the brows against a neutral mouth; these
+    chimeras show it exactly that face, with the target that says both."""
+    b, h = x.shape[:2]
+    k = jax.random.split(key, 3)
+    perm = jax.random.permutation(k[0], b)
+    below = jnp.clip((jnp.arange(h) - (CUT_ROW - CUT_FADE / 2) + 0.5) / CUT_FADE, 0, 1)
+    take_lower = jax.random.bernoulli(k[1], 0.5, (b, 1))
+    other = jnp.where(take_lower, below[None], 1 - below[None])
+    other = other * jax.random.bernoulli(k[2], p, (b, 1))  # (B, 48): weight of the other face by row
+    w = other[:, :, None, None]
+    return (1 - w) * x + w * x[perm], (1 - other.mean(1, keepdims=True), perm)
+
+
 def inputs(key: jax.Array, images: jax.Array, cfg: Config) -> tuple[jax.Array, Mix | None]:
     """A uint8 batch (B, 48, 48) as the network trains on it: (B, 48, 48, 1) in [0, 1], with the
-    config's augmentation, camera effects and mixup (whose weights and shuffle the loss needs)."""
-    x = images.astype(jnp.float32)[..., None] / 255.0
+    config's augmentation, camera effects and mixing (whose weights and shuffle the loss needs).
+    Face CutMix comes first, so that the warp moves each chimera as one face."""
+    x, mix = images.astype(jnp.float32)[..., None] / 255.0, None
+    if cfg.cutmix_face:
+        x, mix = face_cutmix(jax.random.fold_in(key, 13), x, cfg.cutmix_face)
     if cfg.augment:
         x = augment(key, x, cfg)
     if cfg.photometric:
         x = photometric(jax.random.fold_in(key, 7), x, cfg)
     if cfg.mixup:
         return mixup(jax.random.fold_in(key, 11), x, cfg.mixup)
-    return x, None
+    return x, mix
 
 
 def mixed(t: jax.Array, mix: Mix | None) -> jax.Array:
@@ -529,8 +558,10 @@ def training_data(cfg: Config, ds: data_lib.Dataset):
     n_dev = mesh.devices.size
     if cfg.batch_size % n_dev:
         raise EmojaxError(f"batch size {cfg.batch_size} is not a multiple of the {n_dev} devices")
-    if cfg.mixup and cfg.labels == "ferplus" and cfg.ferplus_mode == "multilabel":
-        raise EmojaxError("mixup needs a target distribution to mix: not with --ferplus-mode multilabel")
+    if cfg.mixup and cfg.cutmix_face:
+        raise EmojaxError("mixup and cutmix_face both mix targets: use one at a time")
+    if (cfg.mixup or cfg.cutmix_face) and cfg.labels == "ferplus" and cfg.ferplus_mode == "multilabel":
+        raise EmojaxError("mixup and cutmix need a target distribution to mix: not with --ferplus-mode multilabel")
     steps = len(train_split) // cfg.batch_size
     if steps == 0:
         raise EmojaxError(f"{len(train_split)} training images are fewer than one batch ({cfg.batch_size})")

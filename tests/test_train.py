@@ -207,6 +207,39 @@ def test_mixup_blends_images_and_targets_alike(small_fer):
         train.training_data(bad, small_fer)
 
 
+def test_face_cutmix_joins_two_faces_at_the_nose_and_mixes_targets_by_rows(small_fer):
+    x = jnp.asarray(small_fer.train.images[:200]).astype(jnp.float32)[..., None] / 255.0
+    y, (lam, perm) = train.face_cutmix(jax.random.PRNGKey(0), x, 0.5)
+    y, lam, perm, x = np.asarray(y), np.asarray(lam)[:, 0], np.asarray(perm), np.asarray(x)
+    top, bottom = slice(0, train.CUT_ROW - train.CUT_FADE // 2), slice(train.CUT_ROW + train.CUT_FADE // 2, 48)
+    kept = np.isclose(lam, 1)
+    lower_taken = np.isclose(lam, 28 / 48)
+    upper_taken = np.isclose(lam, 20 / 48)
+    assert (kept | lower_taken | upper_taken).all() and 0.35 < 1 - kept.mean() < 0.65
+    assert lower_taken.any() and upper_taken.any()
+    np.testing.assert_array_equal(y[kept], x[kept])
+    np.testing.assert_allclose(y[lower_taken][:, top], x[lower_taken][:, top])
+    np.testing.assert_allclose(y[lower_taken][:, bottom], x[perm[lower_taken]][:, bottom])
+    np.testing.assert_allclose(y[upper_taken][:, top], x[perm[upper_taken]][:, top])
+    np.testing.assert_allclose(y[upper_taken][:, bottom], x[upper_taken][:, bottom])
+    labels = jnp.asarray(small_fer.train.labels[:200])
+    t = np.asarray(train.mixed(jax.nn.one_hot(labels, 7), (jnp.asarray(lam)[:, None], perm)))
+    np.testing.assert_allclose(t.sum(1), 1, atol=1e-6)
+    moved = lower_taken & (np.asarray(labels) != np.asarray(labels)[perm])
+    assert moved.any() and np.allclose(t[moved, np.asarray(labels)[moved]], 28 / 48)
+    # In a training step it changes the loss; beside mixup it is refused (both mix targets).
+    cfg = train.Config(model="small", model_kwargs={"width": 4}, augment=False, cutmix_face=0.5)
+    losses = []
+    for c in (cfg, dataclasses.replace(cfg, cutmix_face=0.0)):
+        state = train.create_state(c, 7, steps_per_epoch=10)
+        _, m = train.train_step(state, jnp.asarray(small_fer.train.images[:64]),
+                                jnp.asarray(small_fer.train.labels[:64]), None, jax.random.PRNGKey(3), c)
+        losses.append(float(m["loss"]))
+    assert np.isfinite(losses).all() and abs(losses[0] - losses[1]) > 1e-3
+    with pytest.raises(EmojaxError, match="one at a time"):
+        train.training_data(dataclasses.replace(cfg, mixup=0.2), small_fer)
+
+
 def test_sam_steps_from_the_worst_nearby_weights_and_learns(small_fer):
     """A SAM step reports the loss of the weights themselves (the same as a plain step's), moves
     them differently, and repeated steps fit a fixed batch."""
