@@ -98,7 +98,8 @@ def main(argv=None) -> int:
         if out.resolve().parent == (ROOT / "results").resolve() and out.name != "demo":
             raise EmojaxError("demo runs go to results/demo/, never beside real results")
     else:
-        ds = data_lib.load(src, labels=cfg.labels, ferplus=args.ferplus, ferplus_soft=cfg.ferplus_soft > 0)
+        ds = data_lib.load(src, labels=cfg.labels, ferplus=args.ferplus,
+                           ferplus_soft=cfg.ferplus_soft > 0 or cfg.subtle_repeat != 1)
         out = Path(args.out or ROOT / "results" / args.config)
     command = command_line(__file__, argv)
     if args.seeds:

@@ -240,6 +240,32 @@ def test_face_cutmix_joins_two_faces_at_the_nose_and_mixes_targets_by_rows(small
         train.training_data(dataclasses.replace(cfg, mixup=0.2), small_fer)
 
 
+def test_subtle_faces_come_back_each_epoch(fer_path):
+    """The faces FER2013 labels with an emotion and FER+'s taggers call neutral appear
+    ``subtle_repeat`` times per epoch, labels unchanged and the votes not used as targets;
+    without FER+'s votes the option is refused."""
+    if not (fer_path.parent / "fer2013new.csv").exists():
+        pytest.skip("fer2013new.csv not found beside FER2013")
+    from emojax import data
+
+    ds = data.load(fer_path, ferplus_soft=True, verbose=False)
+    ds = dataclasses.replace(ds, train=ds.train.subset(slice(0, 3000)))
+    subtle = train.subtle_faces(ds.train, ds.classes)
+    neutral = ds.classes.index("neutral")
+    emotional = ds.train.labels != neutral
+    assert 0.1 < subtle.sum() / emotional.sum() < 0.35 and not subtle[~emotional].any()
+    cfg = train.Config(model="small", model_kwargs={"width": 4}, subtle_repeat=3)
+    split, _, _, steps, soft = train.training_data(cfg, ds)
+    assert soft is None and len(split) == 3000 + 2 * subtle.sum() and steps == len(split) // cfg.batch_size
+    np.testing.assert_array_equal(split.images[:3000], ds.train.images)
+    extra = split.subset(slice(3000, None))
+    assert (extra.labels != neutral).all() and (extra.targets.argmax(1) == neutral).all()
+    np.testing.assert_array_equal(extra.images[:subtle.sum()], ds.train.images[subtle])
+    plain = data.load(fer_path, verbose=False)
+    with pytest.raises(EmojaxError, match="FER\\+ vote"):
+        train.training_data(cfg, dataclasses.replace(plain, train=plain.train.subset(slice(0, 3000))))
+
+
 def test_sam_steps_from_the_worst_nearby_weights_and_learns(small_fer):
     """A SAM step reports the loss of the weights themselves (the same as a plain step's), moves
     them differently, and repeated steps fit a fixed batch."""
