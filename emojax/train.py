@@ -366,7 +366,8 @@ def face_cutmix(key: jax.Array, x: jax.Array, p: float) -> tuple[jax.Array, Mix]
     mixed by the share of rows each face gives (own upper half: 0.58). JAFFE's posed anger is
     angry brows over a still mouth, a face FER2013 hardly has, and hiding the mouth
     (``occlude``) did not teach the model to weigh the brows against a neutral mouth; these
-    chimeras show it exactly that face, with the target that says both."""
+    chimeras show it exactly that face, with the target that says both. As a fine-tune of the
+    shipped model they did not teach it posed anger (``results/generalization/runs.md``)."""
     b, h = x.shape[:2]
     k = jax.random.split(key, 3)
     perm = jax.random.permutation(k[0], b)
@@ -554,7 +555,8 @@ def subtle_faces(split: data_lib.Split, classes) -> np.ndarray:
     weak expressions (4,696 of Training's 23,741 emotion labels). FER2013's labels come from the
     search words its photos were found with, the emotion meant, as a posed set's labels are;
     the shipped model reads 28% of PublicTest's subtle faces as neutral (3% of its other
-    emotional ones), as it reads JAFFE's posed anger. Needs ``split.targets`` (FER+'s votes)."""
+    emotional ones), as it reads JAFFE's posed anger. Needs ``split.targets`` (FER+'s votes).
+    Repeated in a fine-tune, they moved JAFFE's neutral photos, not its anger (``runs.md``)."""
     neutral = list(classes).index("neutral")
     return (split.labels != neutral) & (split.targets.argmax(1) == neutral)
 
