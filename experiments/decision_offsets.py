@@ -87,10 +87,12 @@ def main(argv=None) -> int:
             pred[people == who] = (log_p[people == who] + fit_offsets(log_p[rest], truth[rest])).argmax(1)
         rows["offsets chosen on the other people (leave one person out)"] = scored(pred, None)
     negative = np.isin(classes, NEGATIVE)
+    curve = [rows["as trained"]]
     for boost in BOOSTS[1:]:
-        rows[f"{', '.join(NEGATIVE)} + {boost:g}"] = scored((log_p + boost * negative).argmax(1), boost * negative)
+        curve.append(scored((log_p + boost * negative).argmax(1), boost * negative))
+        rows[f"{', '.join(NEGATIVE)} + {boost:g}"] = curve[-1]
     present = set(truth[found])
-    auc = {c: float(roc_auc_score(truth[found] == k, log_p[found, k])) if len(present - {k}) and k in present
+    auc = {c: float(roc_auc_score(truth[found] == k, log_p[found, k])) if k in present and len(present) > 1
            else None for k, c in enumerate(classes)}
 
     def pct(v):
@@ -109,23 +111,22 @@ def main(argv=None) -> int:
             f"{table}\n\n" + (f"![trade-off]({out.with_suffix('.png').name})\n\n" if out else "")
             + f"`{command_line(__file__, argv)}`\n")
     if out:
-        plot(rows, runs, args.photos, out.with_suffix(".png"))
+        plot(curve, rows["offsets chosen on the photo set (optimistic)"], runs, args.photos, out.with_suffix(".png"))
     report(text, {"auc": auc, "rules": rows}, args.out)
     return 0
 
 
-def plot(rows: dict, runs: list[dict], photos: str, path: Path) -> None:
-    """PublicTest against the photo set: the runs table's models and this model's decision rules."""
+def plot(curve: list[dict], own: dict, runs: list[dict], photos: str, path: Path) -> None:
+    """PublicTest against the photo set: the runs table's models, this model with the negative
+    classes raised (``curve``) and with the offsets chosen on the photo set (``own``)."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     if runs:
         ax.scatter([100 * r["publictest"] for r in runs], [100 * r["photos"]["accuracy"] for r in runs],
                    c="tab:gray", s=18, label="every run of runs.md, as trained")
-    curve = [r for n, r in rows.items() if n == "as trained" or n.startswith(NEGATIVE[0])]
     ax.plot([100 * r["publictest"] for r in curve], [100 * r["photos"] for r in curve], "o-", c="tab:blue",
             label=f"this model, {', '.join(NEGATIVE)} raised 0 to {BOOSTS[-1]:g}")
-    own = rows["offsets chosen on the photo set (optimistic)"]
     ax.scatter([100 * own["publictest"]], [100 * own["photos"]], marker="*", s=150, c="tab:red",
                label="this model, offsets chosen on the photo set")
     ax.set(xlabel="FER2013 PublicTest accuracy (%)", ylabel=f"{Path(photos).name} accuracy (%)",
