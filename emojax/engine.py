@@ -304,7 +304,7 @@ def train_many(cfgs: Sequence[train.Config], ds: data_lib.Dataset, outs: Sequenc
         raise EmojaxError("two models would write into the same folder")
     base, traced = _group(cfgs)
     for name, what in (("ema", "a moving average of the weights (ema)"), ("mixup", "mixup"),
-                      ("cutmix_face", "face cutmix"),
+                      ("cutmix_face", "face cutmix"), ("consistency", "the consistency term"),
                       ("sam", "sharpness-aware minimisation (sam)")):
         if getattr(base, name):
             raise EmojaxError(f"{what} is not in the many-models program yet: train such models one at a time")

@@ -60,6 +60,9 @@ class Config:
                                      #   images and targets alike; this is a, 0 = off
     cutmix_face: float = 0.0         # probability that a face takes another's lower or upper half,
                                      #   targets mixed by area (see ``face_cutmix``); 0 = off
+    consistency: float = 0.0         # weight of a Jensen-Shannon term between the predictions on each
+                                     #   face with and without its camera effects (AugMix's); 0 = off
+                                     #   (each step then runs the network on twice the batch)
     sam: float = 0.0                 # sharpness-aware minimisation: radius of the weight perturbation
                                      #   (0 = off; each step then costs two forward-backward passes)
     ema: float = 0.0                 # per-step decay of a moving average of the weights (0 = off);
@@ -379,16 +382,18 @@ def face_cutmix(key: jax.Array, x: jax.Array, p: float) -> tuple[jax.Array, Mix]
     return (1 - w) * x + w * x[perm], (1 - other.mean(1, keepdims=True), perm)
 
 
-def inputs(key: jax.Array, images: jax.Array, cfg: Config) -> tuple[jax.Array, Mix | None]:
+def inputs(key: jax.Array, images: jax.Array, cfg: Config,
+           camera: bool = True) -> tuple[jax.Array, Mix | None]:
     """A uint8 batch (B, 48, 48) as the network trains on it: (B, 48, 48, 1) in [0, 1], with the
-    config's augmentation, camera effects and mixing (whose weights and shuffle the loss needs).
-    Face CutMix comes first, so that the warp moves each chimera as one face."""
+    config's augmentation, camera effects (unless ``camera`` is false) and mixing (whose weights
+    and shuffle the loss needs). Face CutMix comes first, so that the warp moves each chimera
+    as one face. One key gives the same warp and mixing with or without the camera effects."""
     x, mix = images.astype(jnp.float32)[..., None] / 255.0, None
     if cfg.cutmix_face:
         x, mix = face_cutmix(jax.random.fold_in(key, 13), x, cfg.cutmix_face)
     if cfg.augment:
         x = augment(key, x, cfg)
-    if cfg.photometric:
+    if cfg.photometric and camera:
         x = photometric(jax.random.fold_in(key, 7), x, cfg)
     if cfg.mixup:
         return mixup(jax.random.fold_in(key, 11), x, cfg.mixup)
@@ -430,18 +435,35 @@ def _loss(key: jax.Array, logits: jax.Array, labels: jax.Array, soft: jax.Array 
     return optax.softmax_cross_entropy(logits, t).mean()
 
 
+def jensen_shannon(logits_a: jax.Array, logits_b: jax.Array) -> jax.Array:
+    """Mean Jensen-Shannon divergence between two batches of predictions (nats): zero when the
+    network says the same of a face whatever the camera did to it (Hendrycks et al. 2020)."""
+    p, q = jax.nn.softmax(logits_a), jax.nn.softmax(logits_b)
+    log_m = jnp.log(jnp.clip((p + q) / 2, 1e-7, 1.0))
+    kl = lambda r, log_r: (r * (log_r - log_m)).sum(-1)
+    return (0.5 * (kl(p, jax.nn.log_softmax(logits_a)) + kl(q, jax.nn.log_softmax(logits_b)))).mean()
+
+
 @partial(jax.jit, static_argnames=("cfg",), donate_argnums=(0,))
 def train_step(state: TrainState, images: jax.Array, labels: jax.Array, soft: jax.Array | None,
                key: jax.Array, cfg: Config) -> tuple[TrainState, dict]:
     """One SGD step on a uint8 batch; returns the new state and the batch's loss/accuracy."""
     k_aug, k_drop, k_lab = jax.random.split(key, 3)
     x, mix = inputs(k_aug, images, cfg)
+    if cfg.consistency:
+        # The same faces, same warp and mixing, without the camera effects: the network sees
+        # both in one batch and is asked to say the same of each pair.
+        x = jnp.concatenate([inputs(k_aug, images, cfg, camera=False)[0], x])
 
     def loss_fn(params):
         logits, updates = state.apply_fn({"params": params, "batch_stats": state.batch_stats}, x,
                                          train=True, rngs={"dropout": k_drop},
                                          mutable=["batch_stats"])
-        return _loss(k_lab, logits, labels, soft, cfg, mix), (logits, updates)
+        if not cfg.consistency:
+            return _loss(k_lab, logits, labels, soft, cfg, mix), (logits, updates)
+        plain, camera = jnp.split(logits, 2)
+        loss = (_loss(k_lab, plain, labels, soft, cfg, mix) + _loss(k_lab, camera, labels, soft, cfg, mix)) / 2
+        return loss + cfg.consistency * jensen_shannon(plain, camera), (camera, updates)
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
     (loss, (logits, updates)), grads = grad_fn(state.params)
@@ -578,6 +600,8 @@ def training_data(cfg: Config, ds: data_lib.Dataset):
     n_dev = mesh.devices.size
     if cfg.batch_size % n_dev:
         raise EmojaxError(f"batch size {cfg.batch_size} is not a multiple of the {n_dev} devices")
+    if cfg.consistency and not cfg.photometric:
+        raise EmojaxError("consistency compares each face with and without its camera effects: set photometric too")
     if cfg.mixup and cfg.cutmix_face:
         raise EmojaxError("mixup and cutmix_face both mix targets: use one at a time")
     if (cfg.mixup or cfg.cutmix_face) and cfg.labels == "ferplus" and cfg.ferplus_mode == "multilabel":

@@ -288,6 +288,32 @@ def test_sam_steps_from_the_worst_nearby_weights_and_learns(small_fer):
     assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
 
 
+def test_consistency_pairs_each_face_with_and_without_its_camera_effects(small_fer):
+    """The plain view is the camera view's face before the camera (same warp, same erasing);
+    the Jensen-Shannon term is zero for equal predictions, at most ln 2, and adds to the loss;
+    without camera effects there is nothing to compare and the option is refused."""
+    cfg = train.Config(model="small", model_kwargs={"width": 4}, photometric=1.0, consistency=12.0)
+    images, labels = jnp.asarray(small_fer.train.images[:64]), jnp.asarray(small_fer.train.labels[:64])
+    key = jax.random.PRNGKey(5)
+    plain = np.asarray(train.inputs(key, images, cfg, camera=False)[0])
+    camera = np.asarray(train.inputs(key, images, cfg)[0])
+    warped = np.asarray(train.augment(key, images.astype(jnp.float32)[..., None] / 255.0, cfg))
+    np.testing.assert_array_equal(plain, warped)
+    assert np.abs(camera - plain).mean() > 0.01
+    logits = jax.random.normal(key, (64, 7)) * 3
+    assert float(train.jensen_shannon(logits, logits)) == pytest.approx(0.0, abs=1e-6)
+    far = float(train.jensen_shannon(logits, -logits))
+    assert 0.1 < far <= np.log(2) + 1e-6
+    losses = []
+    for c in (cfg, dataclasses.replace(cfg, consistency=0.0)):
+        state = train.create_state(c, 7, steps_per_epoch=10)
+        _, m = train.train_step(state, images, labels, None, key, c)
+        losses.append(float(m["loss"]))
+    assert np.isfinite(losses).all() and losses[0] != pytest.approx(losses[1], rel=1e-4)
+    with pytest.raises(EmojaxError, match="photometric"):
+        train.training_data(dataclasses.replace(cfg, photometric=0.0), small_fer)
+
+
 @pytest.mark.parametrize("mode", ["majority", "crossentropy", "pld", "multilabel"])
 def test_ferplus_training_modes_learn(mode):
     """Each FER+ target mode lowers the loss on a fixed batch of soft targets."""
