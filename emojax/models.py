@@ -276,6 +276,17 @@ def save(folder: str | Path, name: str, kwargs: dict, classes: Sequence[str], va
         tmp.write_text(json.dumps(meta, indent=2))
 
 
+def interpolate(a: dict, b: dict, alpha: float) -> dict:
+    """Weights ``(1 - alpha) * a + alpha * b`` of two models of one architecture, batch-norm
+    statistics included: for a fine-tune and the model it started from, which lie in one basin,
+    the points between trade what the fine-tune gained against what it lost (WiSE-FT, Wortsman
+    et al. 2022)."""
+    if jax.tree_util.tree_structure(a) != jax.tree_util.tree_structure(b) or \
+            jax.tree_util.tree_map(np.shape, a) != jax.tree_util.tree_map(np.shape, b):
+        raise EmojaxError("the two models have different architectures: their weights cannot be mixed")
+    return jax.tree_util.tree_map(lambda x, y: (1 - alpha) * np.asarray(x) + alpha * np.asarray(y), a, b)
+
+
 def fingerprint(folder: str | Path) -> str:
     """A hash of a saved model's files (``model.json`` and ``weights/``, by content): what
     caches of a model's outputs are keyed by, so a copied model keeps its key and a

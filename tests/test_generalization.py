@@ -148,3 +148,39 @@ def test_decision_offsets_table(tiny_cnn, fer_path, tmp_path):
     assert rows[names[1]]["photos"] >= rows["as trained"]["photos"]
     assert rows[names[2]]["publictest"] is None and 0 <= rows[names[2]]["photos"] <= 1
     assert out.with_suffix(".png").stat().st_size > 0 and "experiments/decision_offsets.py" in out.read_text()
+
+
+def test_interpolated_weights_run_from_one_model_to_the_other(tiny_cnn, small_fer, tmp_path):
+    """Alpha 0 is the start's model, 1 the fine-tune's, 0.5 their mean weight by weight (batch
+    statistics too); models of other architectures, shares outside [0, 1] and a model already
+    in the way are refused with one error line."""
+    import jax
+    import numpy as np
+
+    from emojax import models
+    from emojax.train import Config, train
+
+    other = tmp_path / "finetune"
+    train(Config(model="small", model_kwargs={"width": 8}, epochs=1, augment=False, seed=1, init=str(tiny_cnn)),
+          small_fer, other, progress=False)
+    out = tmp_path / "wise"
+    proc = run_cli("experiments/interpolate_weights.py", str(tiny_cnn), str(other), "--alpha", "0", "0.5", "1",
+                   "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    x = small_fer.val.images[:64].astype(np.float32)[..., None] / 255
+    logits = lambda folder: np.asarray((lambda m, v, _: m.apply(v, x))(*models.load(folder)))
+    np.testing.assert_allclose(logits(f"{out}_a0"), logits(tiny_cnn), atol=1e-5)
+    np.testing.assert_allclose(logits(f"{out}_a1"), logits(other), atol=1e-5)
+    a, b, mid = (models.load(f)[1] for f in (tiny_cnn, other, f"{out}_a0.5"))
+    diffs = jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda p, q, m: float(np.abs((p + q) / 2 - m).max()), a, b, mid))
+    assert max(diffs) < 1e-6
+    assert max(jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda p, q: float(np.abs(p - q).max()), a, b))) > 1e-4
+    assert_clean_error(run_cli("experiments/interpolate_weights.py", str(tiny_cnn), str(other), "--alpha", "0.5",
+                               "--out", str(out)))
+    assert_clean_error(run_cli("experiments/interpolate_weights.py", str(tiny_cnn), str(other), "--alpha", "1.5",
+                               "--out", str(tmp_path / "bad")))
+    narrow = tmp_path / "narrow"
+    train(Config(model="small", model_kwargs={"width": 4}, epochs=1, augment=False), small_fer, narrow, progress=False)
+    assert_clean_error(run_cli("experiments/interpolate_weights.py", str(tiny_cnn), str(narrow), "--alpha", "0.5",
+                               "--out", str(tmp_path / "mixed")))
+    assert not (tmp_path / "bad_a1.5").exists() and not (tmp_path / "mixed_a0.5").exists()
