@@ -18,7 +18,6 @@ if str(ROOT) not in sys.path:
 
 from emojax import models  # noqa: E402
 from emojax.io import EmojaxError, check_out_dir, run  # noqa: E402
-from emojax.models import fingerprint  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -41,8 +40,8 @@ def main(argv=None) -> int:
             raise EmojaxError(f"{out} already holds a model: --overwrite to replace it")
     for a, out in zip(args.alpha, outs):
         models.save(out, ma["model"], ma["kwargs"], ma["classes"], models.interpolate(va, vb, a),
-                    extra={"interpolated": {"start": [args.start, fingerprint(args.start)],
-                                            "finetune": [args.finetune, fingerprint(args.finetune)],
+                    extra={"interpolated": {"start": [args.start, models.fingerprint(args.start)],
+                                            "finetune": [args.finetune, models.fingerprint(args.finetune)],
                                             "alpha": a}})
         print(f"alpha {a:g}: {out}", file=sys.stderr)
     return 0
