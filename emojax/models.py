@@ -52,6 +52,24 @@ def max_pool2(x: jax.Array) -> jax.Array:
     return x[:, :h // 2 * 2, :w // 2 * 2].reshape(b, h // 2, 2, w // 2, 2, c).max((2, 4))
 
 
+def max_blur_pool2(x: jax.Array) -> jax.Array:
+    """Anti-aliased 2x2 max-pool (Zhang 2019, "Making convolutional networks shift-invariant
+    again"): the max over every 2x2 window at stride 1, then a [1, 2, 1] binomial blur, then
+    every second pixel. Plain max-pooling at stride 2 aliases: what survives depends on the
+    finest detail, which JPEG, blur and small faces are first to remove. Written as shifted
+    slices, elementwise like :func:`max_pool2` (same values at the kept pixels before the blur),
+    so its gradient stays cheap on CPU."""
+    pad = lambda a, axis, lo, hi: jnp.pad(a, [(lo, hi) if i == axis else (0, 0) for i in range(4)], mode="edge")
+    p = pad(pad(x, 1, 0, 1), 2, 0, 1)
+    m = jnp.maximum(jnp.maximum(p[:, :-1, :-1], p[:, 1:, :-1]), jnp.maximum(p[:, :-1, 1:], p[:, 1:, 1:]))
+    for axis in (1, 2):
+        q = pad(m, axis, 1, 1)
+        n = q.shape[axis] - 2
+        sl = lambda k: jax.lax.slice_in_dim(q, k, k + n, axis=axis)
+        m = (sl(0) + 2 * sl(1) + sl(2)) / 4
+    return m[:, ::2, ::2]
+
+
 def _batch_moments(x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Per-channel mean and biased variance as matrix-vector products (see BatchNorm)."""
     rows = x.reshape(-1, x.shape[-1]).astype(jnp.float32)
@@ -160,6 +178,7 @@ class VGG(nn.Module):
     dropout: float = 0.4
     dtype: Any = jnp.float32
     standardize: bool = False  # every crop to FER2013's typical exposure and contrast first
+    antialias: bool = False    # max_blur_pool2 in place of max_pool2 (same weights fit both)
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -171,7 +190,7 @@ class VGG(nn.Module):
             for _ in range(self.convs):
                 x = Conv(self.width * mult, (3, 3), use_bias=False, dtype=self.dtype)(x)
                 x = bn()(x)
-            x = max_pool2(x)
+            x = (max_blur_pool2 if self.antialias else max_pool2)(x)
             x = Dropout(self.dropout / 4, deterministic=not train)(x)
         x = x.reshape(x.shape[0], -1)
         x = nn.Dense(self.dense, use_bias=False, dtype=self.dtype)(x)
