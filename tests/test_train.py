@@ -403,6 +403,29 @@ def test_fused_batch_norm_relu_matches_flax_and_autodiff():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
+def test_antialiased_pool_is_a_blurred_dense_max_and_steadier_under_shifts():
+    """max_blur_pool2 is the 2x2 max at stride 1, blurred by [1, 2, 1] x [1, 2, 1] / 16 and
+    subsampled; on a face moved by one pixel its output changes half as much as max_pool2's;
+    a VGG with it takes the same weights as one without."""
+    x = np.random.default_rng(0).random((8, 49, 49, 1)).astype(np.float32)
+    a = x[:, :48, :48]
+    p = np.pad(a, ((0, 0), (0, 1), (0, 1), (0, 0)), mode="edge")
+    dense = np.maximum.reduce([p[:, :-1, :-1], p[:, 1:, :-1], p[:, :-1, 1:], p[:, 1:, 1:]])
+    k = np.outer([1, 2, 1], [1, 2, 1]) / 16
+    q = np.pad(dense, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+    want = sum(k[i, j] * q[:, i:i + 48, j:j + 48] for i in range(3) for j in range(3))[:, ::2, ::2]
+    np.testing.assert_allclose(models.max_blur_pool2(a), want, atol=1e-6)
+    moved = x[:, 1:, 1:]
+    change = {f: np.abs(np.asarray(f(a)) - np.asarray(f(moved))).mean()
+              for f in (models.max_pool2, models.max_blur_pool2)}
+    assert change[models.max_blur_pool2] < 0.6 * change[models.max_pool2], change
+    plain, smooth = models.VGG(width=4), models.VGG(width=4, antialias=True)
+    v = models.init(plain)
+    faces = jnp.asarray(a)
+    assert jax.tree_util.tree_structure(v) == jax.tree_util.tree_structure(models.init(smooth))
+    assert not np.allclose(plain.apply(v, faces), smooth.apply(v, faces))
+
+
 def test_cpu_xla_defaults_and_opt_out():
     """`import emojax` turns YNNPACK fusion off (single-threaded convolutions on CPU) unless
     the user opts out or sets it themselves."""
