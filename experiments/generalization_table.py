@@ -85,8 +85,14 @@ def main(argv=None) -> int:
             f"`{r['model']}`", f"{100 * r['publictest']:.1f}%", f"{c['mild'][c['worst_mild']]['drop']:.1f} ({c['worst_mild']})",
             *[f"{c['mild'][n]['drop']:+.1f}" for n in mild], f"{100 * r['photos']['accuracy']:.1f}%",
             *[f"{100 * r['photos']['recall'][k]:.0f}" for k in classes]])
+    per_class = min(n for n in (sum(ph.emotion == c for ph in photos) for c in classes) if n)
+    half = lambda n: 100 * 1.96 * (0.25 / n) ** 0.5  # 95% half-width of a proportion near 50%
     text = ("Corruption columns: points lost against clean PublicTest (one view). Photo-set columns: "
-            "accuracy over every photo (no face found counts as wrong) and recall per class (%).\n\n"
+            "accuracy over every photo (no face found counts as wrong) and recall per class (%). "
+            f"Sampling error (95%, near 50%): the photo set's accuracy over {len(photos)} photos is "
+            f"known to about +-{half(len(photos)):.1f} points, a class's recall (at least {per_class} "
+            f"photos) to +-{half(per_class):.0f}, PublicTest ({len(val.labels):,} faces) to "
+            f"+-{half(len(val.labels)):.1f}: rows closer than that may differ by the photos alone.\n\n"
             f"{markdown_table(head, cells)}\n\n`{command_line(__file__, argv)}`\n")
     report(text, rows, args.out)
     return 0

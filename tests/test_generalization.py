@@ -39,6 +39,8 @@ def test_runs_table_and_reuse(tiny_cnn, fer_path, photo_set, tmp_path):
     rows = json.loads(out.with_suffix(".json").read_text())
     assert [r["model"] for r in rows] == ["tiny"] and {"happy", "surprise", "neutral"} <= set(rows[0]["photos"]["recall"])
     assert "noise 8" in rows[0]["corruptions"]["mild"] and "| `tiny` |" in out.read_text()
+    n = len(list(photo_set.glob("*/*")))  # the header says how far the photo set's figures can be trusted
+    assert f"over {n} photos is known to about +-{196 * (0.25 / n) ** 0.5:.1f} points" in out.read_text()
     # A copy of the model is the same model; a changed one is measured again.
     copy = tmp_path / "copy"
     shutil.copytree(tiny_cnn, copy, ignore=shutil.ignore_patterns("ckpt"))
