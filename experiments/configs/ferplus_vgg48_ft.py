@@ -5,7 +5,9 @@ from scratch, about the size and schedule of FER2013's early models (PrivateTest
 cross-entropy mode); FER+ relabelled the same Training images, so the FER2013 body has
 already learnt from them what a wider, longer-trained net can. The shipped recipe (camera
 effects, face halves hidden, mixup, weights averaged) stays, so the FER+ model inherits the
-shipped model's robustness; no teachers (they are 7-class). 6 epochs."""
+shipped model's robustness; no teachers (they are 7-class). 6 epochs.
+Result: PublicTest 80.9, 84.3, 84.3, 84.8, 85.2, 85.1% (best epoch 5; PrivateTest 84.0%), under
+the width-32 net from scratch: see ``ferplus_vgg48_ft2``."""
 import dataclasses
 
 from experiments.configs.fer2013_vgg48_mixup2 import CONFIG as BASE
