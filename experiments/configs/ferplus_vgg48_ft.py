@@ -16,4 +16,6 @@ CONFIG = dataclasses.replace(
     BASE, labels="ferplus", ferplus_mode="crossentropy", label_smoothing=0.0, teacher=(), distill=0.0,
     lr=0.005, ema=0.998, epochs=6,
     why=BASE.why + (" Then FER+ vote distributions as targets (8 classes, a fresh head) from the "
-                    "shipped model, without teachers, learning rate 0.005, a moving average of about one epoch (0.998: the fresh head starts random, and a longer average would keep more of it), 6 epochs."))
+                    "shipped model, without teachers, learning rate 0.005, a moving average of "
+                    "about one epoch (0.998: the fresh head starts random, and a longer average "
+                    "would keep more of it), 6 epochs."))
