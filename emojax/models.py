@@ -306,6 +306,51 @@ def interpolate(a: dict, b: dict, alpha: float) -> dict:
     return jax.tree_util.tree_map(lambda x, y: (1 - alpha) * np.asarray(x) + alpha * np.asarray(y), a, b)
 
 
+def widen_vgg(variables: dict, width: int, seed: int = 0) -> dict:
+    """A trained :class:`VGG`'s weights at a larger ``width`` that compute the same function
+    (Net2WiderNet, Chen et al. 2016): every new channel copies a random old one of its layer,
+    conv and batch norm alike, and the next layer's weights from each old channel are split
+    among its copies in random shares that sum to one. Equal shares would keep the copies
+    identical through training; random ones start them apart. A fine-tune then tests a wider
+    net at the trained one's accuracy, without the 160 epochs from scratch."""
+    params, stats = variables["params"], variables["batch_stats"]
+    convs = sorted((k for k in params if k.startswith("Conv_")), key=lambda k: int(k[5:]))
+    old = params[convs[0]]["kernel"].shape[-1]
+    if width <= old:
+        raise EmojaxError(f"--width {width}: the model is already {old} wide; widening needs more")
+    rng = np.random.default_rng(seed)
+    params = jax.tree_util.tree_map(np.asarray, params)
+    stats = jax.tree_util.tree_map(np.asarray, stats)
+
+    def split(w: np.ndarray, source: np.ndarray, axis: int) -> np.ndarray:
+        """``w`` with its input ``axis`` indexed by ``source``, each old channel's weights
+        shared among its copies."""
+        w = np.take(w, source, axis=axis)
+        share = rng.uniform(0.5, 1.5, w.shape)
+        total = np.zeros(w.shape[:axis] + (source.max() + 1,) + w.shape[axis + 1:])
+        np.add.at(np.moveaxis(total, axis, 0), source, np.moveaxis(share, axis, 0))
+        return w * share / np.take(total, source, axis=axis)
+
+    source = None  # which old channel each input channel of the next layer copies
+    for i, name in enumerate(convs):
+        kernel = params[name]["kernel"]
+        if source is not None:
+            kernel = split(kernel, source, axis=2)
+        c = kernel.shape[-1]
+        new = c * width // old
+        out = np.concatenate([np.arange(c), rng.integers(0, c, new - c)])
+        params[name] = {"kernel": kernel[..., out]}
+        bn = f"BatchNorm_{i}"
+        params[bn] = {k: v[out] for k, v in params[bn].items()}
+        stats[bn] = {k: v[out] for k, v in stats[bn].items()}
+        source = out
+    dense = params["Dense_0"]["kernel"]  # rows: the last stage's (h, w, channel), channel fastest
+    c = source.max() + 1
+    flat = (np.arange(dense.shape[0] // c)[:, None] * c + source[None, :]).reshape(-1)
+    params["Dense_0"] = {"kernel": split(dense, flat, axis=0)}
+    return {"params": params, "batch_stats": stats}
+
+
 def fingerprint(folder: str | Path) -> str:
     """A hash of a saved model's files (``model.json`` and ``weights/``, by content): what
     caches of a model's outputs are keyed by, so a copied model keeps its key and a
