@@ -28,7 +28,8 @@ def main(argv=None) -> int:
     p.add_argument("model", help="saved VGG model folder")
     p.add_argument("--width", type=int, required=True, help="the new width (channels of the first stage)")
     p.add_argument("--out", required=True, help="folder for the widened model")
-    p.add_argument("--data", help="FER2013 CSV: PublicTest checks the widened model")
+    p.add_argument("--data", required=True, help="FER2013 CSV: PublicTest checks the widened model")
+    p.add_argument("--limit", type=int, help="check on the first N PublicTest faces only")
     p.add_argument("--seed", type=int, default=0, help="which channels are copied, and the shares")
     p.add_argument("--overwrite", action="store_true", help="replace a model already there")
     args = p.parse_args(argv)
@@ -41,7 +42,7 @@ def main(argv=None) -> int:
     wide = models.widen_vgg(variables, args.width, args.seed)
     kwargs = {**meta["kwargs"], "width": args.width}
     ds = data_lib.load(args.data, verbose=False)
-    x, y = ds.val.images, ds.val.labels
+    x, y = ds.val.images[:args.limit], ds.val.labels[:args.limit]
     before = predict_proba(models.create("vgg", len(meta["classes"]), **meta["kwargs"]), variables, x)
     after = predict_proba(models.create("vgg", len(meta["classes"]), **kwargs), wide, x)
     gap = float(np.abs(after - before).max())

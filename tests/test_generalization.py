@@ -186,3 +186,41 @@ def test_interpolated_weights_run_from_one_model_to_the_other(tiny_cnn, small_fe
     assert_clean_error(run_cli("experiments/interpolate_weights.py", str(tiny_cnn), str(narrow), "--alpha", "0.5",
                                "--out", str(tmp_path / "mixed")))
     assert not (tmp_path / "bad_a1.5").exists() and not (tmp_path / "mixed_a0.5").exists()
+
+
+def test_widened_vgg_computes_what_the_narrow_one_did(small_fer, fer_path, tiny_cnn, tmp_path):
+    """Net2WiderNet: a trained VGG at width 4 widened to 6 gives the same probabilities on real
+    faces, its new channels copy old ones with split outgoing weights (not equal shares, which
+    would keep the copies identical), and a narrower width or a non-VGG model is one error line."""
+    import numpy as np
+
+    from emojax import models
+    from emojax.train import Config, train
+
+    narrow, wide = tmp_path / "narrow", tmp_path / "wide"
+    train(Config(model="vgg", model_kwargs={"width": 4, "dense": 16}, epochs=1, augment=False),
+          small_fer, narrow, progress=False)
+    proc = run_cli("experiments/widen_model.py", str(narrow), "--width", "6", "--out", str(wide),
+                   "--data", str(fer_path), "--limit", "200")
+    assert proc.returncode == 0, proc.stderr
+    x = small_fer.val.images[:128].astype(np.float32)[..., None] / 255
+    (m0, v0, _), (m1, v1, meta) = models.load(narrow), models.load(wide)
+    assert meta["kwargs"]["width"] == 6 and v1["params"]["Conv_7"]["kernel"].shape == (3, 3, 48, 48)
+    np.testing.assert_allclose(np.asarray(m1.apply(v1, x)), np.asarray(m0.apply(v0, x)), atol=1e-4)
+    first0, first1 = v0["params"]["Conv_0"]["kernel"], v1["params"]["Conv_0"]["kernel"]
+    np.testing.assert_array_equal(first1[..., :4], first0)
+    source = np.array([next(c for c in range(4) if np.array_equal(first1[..., j], first0[..., c])) for j in range(6)])
+    k0, k1 = v0["params"]["Conv_1"]["kernel"], v1["params"]["Conv_1"]["kernel"]
+    total = np.zeros((3, 3, 4, 6))
+    np.add.at(np.moveaxis(total, 2, 0), source, np.moveaxis(k1, 2, 0))
+    np.testing.assert_allclose(total[..., :4], k0, rtol=1e-5, atol=1e-7)  # each old channel's weights, split
+    copied = source[4]
+    ratio = k1[:, :, copied] / k1[:, :, 4]
+    assert ratio.std() > 0.05  # shares differ weight by weight: the copies can drift apart
+    assert_clean_error(run_cli("experiments/widen_model.py", str(wide), "--width", "6", "--out",
+                               str(tmp_path / "same"), "--data", str(fer_path), "--limit", "10"))
+    assert_clean_error(run_cli("experiments/widen_model.py", str(narrow), "--width", "6", "--out", str(wide),
+                               "--data", str(fer_path), "--limit", "10"))
+    assert_clean_error(run_cli("experiments/widen_model.py", str(tiny_cnn), "--width", "16", "--out",
+                               str(tmp_path / "small"), "--data", str(fer_path), "--limit", "10"))
+    assert not (tmp_path / "same").exists() and not (tmp_path / "small").exists()
