@@ -317,7 +317,7 @@ def widen_vgg(variables: dict, width: int, seed: int = 0) -> dict:
     convs = sorted((k for k in params if k.startswith("Conv_")), key=lambda k: int(k[5:]))
     old = params[convs[0]]["kernel"].shape[-1]
     if width <= old:
-        raise EmojaxError(f"--width {width}: the model is already {old} wide; widening needs more")
+        raise EmojaxError(f"width {width}: the model is already {old} wide; widening needs more")
     rng = np.random.default_rng(seed)
     params = jax.tree_util.tree_map(np.asarray, params)
     stats = jax.tree_util.tree_map(np.asarray, stats)

@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     before = predict_proba(models.create("vgg", len(meta["classes"]), **meta["kwargs"]), variables, x)
     after = predict_proba(models.create("vgg", len(meta["classes"]), **kwargs), wide, x)
     gap = float(np.abs(after - before).max())
-    print(f"PublicTest (1 view): {np.mean(before.argmax(1) == y):.2%} at width {meta['kwargs'].get('width')}, "
+    print(f"PublicTest (1 view): {np.mean(before.argmax(1) == y):.2%} at width {meta['kwargs'].get('width', models.VGG.width)}, "
           f"{np.mean(after.argmax(1) == y):.2%} at width {args.width}; largest probability change {gap:.1e}",
           file=sys.stderr)
     if gap > 1e-3:
