@@ -7,7 +7,7 @@ accuracy fell while the rate was high (71.2, 71.0, 70.8%). Here one cosine sched
 epochs longer, carries both from the shipped model.
 Result (``results/generalization/runs.md``): PublicTest 69.7, 70.8, 71.1, 71.0, 71.1, 71.0,
 70.7, 70.6% (averaged weights), the best epoch 3 at 71.1% / worst mild 3.1 (JPEG 30) / JAFFE
-47.4%; the last step's weights of epoch 8 reached the smallest worst drop of any run, 1.8
+47.4%; the last step's weights of epoch 8 reached the smallest worst drop of any run then, 1.8
 (JPEG 30; low resolution 1.1), at 70.3% clean, JAFFE 46.5%: the same line as every fine-tune
 before, not the robustness bullet (2 points at >= 71.1%). Not shipped."""
 import dataclasses
