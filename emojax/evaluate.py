@@ -182,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             rep["corruptions"] = robustness.benchmark(clf, split.images, split.labels, progress=True)
             print(robustness.format_benchmark(rep["corruptions"]))
             worst = rep["corruptions"]["worst_mild"]
-            print(f"worst mild corruption: {worst}, "
-                  f"{rep['corruptions']['mild'][worst]['drop']:.1f} points lost")
+            w = rep["corruptions"]["mild"][worst]
+            print(f"worst mild corruption: {worst}, {w['drop']:.1f} points lost (+- {w['drop_ci']:.1f}, paired 95%)")
         stem, classes = split_name, ds.classes
         title = f"{Path(args.model).name}: {100 * rep['accuracy']:.1f}% on {name}"
     rep.update(model=str(args.model), views=views, photos=args.photos, data=None if args.photos else ds.source)
