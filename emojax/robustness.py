@@ -115,7 +115,8 @@ def benchmark(classifier, images: np.ndarray, labels: np.ndarray, severe: bool =
     todo = [(lvl, n, f) for lvl, table in levels for n, f in table.items()]
     for level, name, fn in tqdm(todo, desc="corruptions", disable=not progress, leave=False):
         r = right(fn(images))
-        out.setdefault(level, {})[name] = {"accuracy": float(r.mean()), "drop": 100 * (clean - float(r.mean())),
+        acc = float(r.mean())
+        out.setdefault(level, {})[name] = {"accuracy": acc, "drop": 100 * (clean - acc),
                                            "drop_ci": drop_interval(clean_right, r)}
     out["worst_mild"] = max(out["mild"], key=lambda n: out["mild"][n]["drop"])
     return out
