@@ -122,6 +122,13 @@ def benchmark(classifier, images: np.ndarray, labels: np.ndarray, severe: bool =
     return out
 
 
+def format_drop(m: dict, signed: bool = False) -> str:
+    """One corruption's drop in points, ``+- `` its paired 95% half-width where the result has
+    it (results saved before the benchmark reported it have none)."""
+    ci = f" +- {m['drop_ci']:.1f}" if "drop_ci" in m else ""
+    return f"{m['drop']:{'+' if signed else ''}.1f}{ci}"
+
+
 def format_benchmark(res: dict) -> str:
     """A Markdown table: corruption, level, accuracy, points lost against clean (+- the paired
     95% half-width, where the result has it)."""
@@ -129,6 +136,5 @@ def format_benchmark(res: dict) -> str:
              f"| clean | | {100 * res['clean']:.1f}% | |"]
     for level in ("mild", "severe"):
         for name, m in res.get(level, {}).items():
-            ci = f" +- {m['drop_ci']:.1f}" if "drop_ci" in m else ""
-            lines.append(f"| {name} | {level} | {100 * m['accuracy']:.1f}% | {m['drop']:+.1f}{ci} |")
+            lines.append(f"| {name} | {level} | {100 * m['accuracy']:.1f}% | {format_drop(m, signed=True)} |")
     return "\n".join(lines)

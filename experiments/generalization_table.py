@@ -30,14 +30,6 @@ from emojax.models import fingerprint
 from emojax.pipeline import load_classifier
 
 
-def _worst(bench: dict) -> str:
-    """The worst mild drop, with its paired 95% half-width where the row has one (rows kept
-    from tables made before the benchmark reported it have none)."""
-    w = bench["mild"][bench["worst_mild"]]
-    ci = f" +- {w['drop_ci']:.1f}" if "drop_ci" in w else ""
-    return f"{w['drop']:.1f}{ci} ({bench['worst_mild']})"
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("models", nargs="+", help="saved model folders, each FOLDER or NAME=FOLDER")
@@ -90,7 +82,7 @@ def main(argv=None) -> int:
     for r in rows:
         c = r["corruptions"]
         cells.append([
-            f"`{r['model']}`", f"{100 * r['publictest']:.1f}%", _worst(c),
+            f"`{r['model']}`", f"{100 * r['publictest']:.1f}%", f"{robustness.format_drop(c['mild'][c['worst_mild']])} ({c['worst_mild']})",
             *[f"{c['mild'][n]['drop']:+.1f}" for n in mild], f"{100 * r['photos']['accuracy']:.1f}%",
             *[f"{100 * r['photos']['recall'][k]:.0f}" for k in classes]])
     per_class = min(n for n in (sum(ph.emotion == c for ph in photos) for c in classes) if n)
