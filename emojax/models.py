@@ -124,13 +124,14 @@ class BatchNorm(nn.Module):
     epsilon: float = 1e-5
     dtype: Any = jnp.float32
     relu: bool = False  # relu(batch_norm(x)), fused (one custom gradient) when training
+    scale_init: Any = nn.initializers.ones
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         c = x.shape[-1]
         ra_mean = self.variable("batch_stats", "mean", lambda: jnp.zeros(c, jnp.float32))
         ra_var = self.variable("batch_stats", "var", lambda: jnp.ones(c, jnp.float32))
-        scale = self.param("scale", nn.initializers.ones, (c,), jnp.float32)
+        scale = self.param("scale", self.scale_init, (c,), jnp.float32)
         bias = self.param("bias", nn.initializers.zeros, (c,), jnp.float32)
         if self.relu and not self.use_running_average and x.dtype == jnp.float32:
             y, mean, var = batch_norm_relu(x, scale, bias, self.epsilon)  # float32-only gradient
@@ -162,6 +163,24 @@ class Dropout(nn.Module):
         return jnp.where(bits >= cut, x * (256 / (256 - cut)), 0).astype(x.dtype)
 
 
+class ResidualBlock(nn.Module):
+    """relu(x + BN(conv(relu(BN(conv(x)))))), the second batch norm's scale starting at zero
+    (Goyal et al. 2017): a new block computes the identity on the non-negative activations it
+    receives, so blocks added to a trained :class:`VGG` (``blocks``, weights loaded with
+    ``train.init_from``) start the fine-tune at the trained net's accuracy."""
+
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        c = x.shape[-1]
+        y = Conv(c, (3, 3), use_bias=False, dtype=self.dtype)(x)
+        y = BatchNorm(use_running_average=not train, dtype=self.dtype, relu=True)(y)
+        y = Conv(c, (3, 3), use_bias=False, dtype=self.dtype)(y)
+        y = BatchNorm(use_running_average=not train, dtype=self.dtype, scale_init=nn.initializers.zeros)(y)
+        return nn.relu(x + y)
+
+
 class VGG(nn.Module):
     """VGG-style net: ``len(stages)`` stages of ``convs`` x (conv3x3-BN-ReLU), 2x2 max-pool
     and dropout after each, then a dense layer and the classifier.
@@ -179,6 +198,7 @@ class VGG(nn.Module):
     dtype: Any = jnp.float32
     standardize: bool = False  # every crop to FER2013's typical exposure and contrast first
     antialias: bool = False    # max_blur_pool2 in place of max_pool2 (same weights fit both)
+    blocks: Sequence[int] = ()  # residual blocks after each stage's convs (ResidualBlock): depth
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -186,10 +206,12 @@ class VGG(nn.Module):
             x = standardize_crops(x)
         x = ((x - PIXEL_MEAN) / PIXEL_STD).astype(self.dtype)
         bn = lambda: BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype, relu=True)
-        for mult in self.stages:
+        for i, mult in enumerate(self.stages):
             for _ in range(self.convs):
                 x = Conv(self.width * mult, (3, 3), use_bias=False, dtype=self.dtype)(x)
                 x = bn()(x)
+            for _ in range(self.blocks[i] if i < len(self.blocks) else 0):
+                x = ResidualBlock(dtype=self.dtype)(x, train)
             x = (max_blur_pool2 if self.antialias else max_pool2)(x)
             x = Dropout(self.dropout / 4, deterministic=not train)(x)
         x = x.reshape(x.shape[0], -1)
