@@ -215,6 +215,38 @@ def test_interpolated_weights_run_from_one_model_to_the_other(tiny_cnn, small_fe
     assert not (tmp_path / "bad_a1.5").exists() and not (tmp_path / "mixed_a0.5").exists()
 
 
+def test_residual_blocks_added_to_a_trained_vgg_start_as_the_identity(small_fer, tmp_path):
+    """A trained VGG started deeper (``blocks``, through ``train.init_from`` as a config's
+    ``init`` does) gives the same logits on real faces, in evaluation and in training mode, and
+    the new blocks' weights still learn: one training step moves them."""
+    import jax
+    import numpy as np
+
+    from emojax import models
+    from emojax.train import Config, create_state, init_from, train, train_step
+
+    shallow = tmp_path / "shallow"
+    train(Config(model="vgg", model_kwargs={"width": 4, "dense": 16}, epochs=1, augment=False),
+          small_fer, shallow, progress=False)
+    cfg = Config(model="vgg", model_kwargs={"width": 4, "dense": 16, "blocks": (0, 1, 1)}, augment=False)
+    state, fresh = init_from(create_state(cfg, 7, 10), shallow)
+    assert {f.split("/")[1] for f in fresh} == {"ResidualBlock_0", "ResidualBlock_1"}
+    assert state.params["ResidualBlock_1"]["Conv_0"]["kernel"].shape == (3, 3, 16, 16)
+    x = small_fer.val.images[:128].astype(np.float32)[..., None] / 255
+    m0, v0, _ = models.load(shallow)
+    deep = {"params": state.params, "batch_stats": state.batch_stats}
+    np.testing.assert_allclose(np.asarray(state.apply_fn(deep, x)), np.asarray(m0.apply(v0, x)), atol=1e-5)
+    train_out = lambda m, v: np.asarray(m.apply(v, x, train=True, rngs={"dropout": jax.random.PRNGKey(0)},
+                                                mutable=["batch_stats"])[0])
+    np.testing.assert_allclose(train_out(models.create("vgg", 7, **cfg.model_kwargs), deep),
+                               train_out(m0, v0), atol=1e-4)
+    before = np.asarray(state.params["ResidualBlock_0"]["BatchNorm_1"]["scale"])  # the step donates state
+    assert not before.any()
+    state = train_step(state, small_fer.train.images[:64], small_fer.train.labels[:64], None,
+                       jax.random.PRNGKey(1), cfg)[0]
+    assert np.abs(np.asarray(state.params["ResidualBlock_0"]["BatchNorm_1"]["scale"])).max() > 0
+
+
 def test_widened_vgg_computes_what_the_narrow_one_did(small_fer, fer_path, tiny_cnn, tmp_path):
     """Net2WiderNet: a trained VGG at width 4 widened to 6 gives the same probabilities on real
     faces, its new channels copy old ones with split outgoing weights (not equal shares, which
