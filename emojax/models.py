@@ -255,6 +255,8 @@ def create(name: str, num_classes: int, **kwargs) -> nn.Module:
     with an expression head, see :class:`emojax.dlibnet.ExpressionResNet`)."""
     if name not in MODELS:
         raise EmojaxError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
+    # model.json holds sequences as lists; a module is a static argument of jitted code, so hashable
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
     return MODELS[name](num_classes=num_classes, **kwargs)
 
 

@@ -236,6 +236,11 @@ def test_residual_blocks_added_to_a_trained_vgg_start_as_the_identity(small_fer,
     m0, v0, _ = models.load(shallow)
     deep = {"params": state.params, "batch_stats": state.batch_stats}
     np.testing.assert_allclose(np.asarray(state.apply_fn(deep, x)), np.asarray(m0.apply(v0, x)), atol=1e-5)
+    models.save(tmp_path / "deep", "vgg", cfg.model_kwargs, small_fer.classes, deep)
+    from emojax.pipeline import predict_proba
+    crops = small_fer.val.images[:128]
+    np.testing.assert_allclose(predict_proba(*models.load(tmp_path / "deep")[:2], crops),
+                               predict_proba(m0, v0, crops), atol=1e-5)
     train_out = lambda m, v: np.asarray(m.apply(v, x, train=True, rngs={"dropout": jax.random.PRNGKey(0)},
                                                 mutable=["batch_stats"])[0])
     np.testing.assert_allclose(train_out(models.create("vgg", 7, **cfg.model_kwargs), deep),
