@@ -394,7 +394,7 @@ def train_many(cfgs: Sequence[train.Config], ds: data_lib.Dataset, outs: Sequenc
                                 extra={"epoch": epoch, "dataset": ds.source, "labels": cfgs[k].labels})
         if progress:
             accs = " ".join(f"{m['history'][-1]['val_accuracy']:.3f}" if a else "-" for m, a in zip(metas, active))
-            print(f"epoch {epoch}: {sum(active)}/{k_models} models, val acc {accs} | {elapsed:.0f}s",
+            print(f"epoch {epoch}: {sum(active)}/{k_models} models, val acc {accs} | {elapsed:.1f}s",
                   file=sys.stderr)
     if not writer_host:
         return [{"val_accuracy": m["best"]["val_accuracy"], "best_epoch": m["best"]["epoch"]} for m in metas]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the generalization issue's ensemble members on a lent GPU machine (the device tool)
 # and bring them back: K robust VGG48s from scratch in one program
-# (--config fer2013_vgg48_robust_scratch --seeds ...), each returned as OUT/seedN.tar.gz.
+# (--config CONFIG --seeds 0..K-1), each returned as OUT/seedN.tar.gz.
 #
 # What travels to that machine is capped at 64 MiB, the committed tree (about 28 MB) included,
 # and packed FER2013 is 58 MB, so the data goes in two calls made back to back (the machine
@@ -12,32 +12,66 @@
 #     mkdir -p .carry/a .carry/b && mv .carry/fer2013.npz.part00 .carry/a/ && mv .carry/fer2013.npz.part01 .carry/b/
 #
 # then run `bash experiments/device_ensemble.sh` twice, carrying .carry/a, then at once
-# .carry/b (with K, EPOCHS, BUDGET_S set in the second command's environment if wanted). The
-# first call stashes its part in data/stash/; the second assembles, unpacks, trains for at most
-# BUDGET_S seconds (the best epoch of each model is saved as it comes, so a model stopped by the
-# budget still comes back) and packs the run folders into $OUT. Back here:
+# .carry/b (CONFIG, K, EPOCHS, DEADLINE_S in the second command's environment if wanted).
+# The first call stashes its part in data/stash/ and checks the machine: package versions,
+# then the config's whole many-models program (train, evaluate, save) at width 8 for one
+# epoch on the synthetic demo set, so a broken import or API shows before the data is there.
+# The second assembles, unpacks and, with EPOCHS=auto (the default), first trains the K models
+# for 2 epochs to time an epoch and the compilation (the epoch count is part of the compiled
+# program, so the run compiles again), then sets the epochs so the run ends by DEADLINE_S
+# seconds after the script started (at most 160; the config's schedule, over that many epochs).
+# The best epoch of each model is saved as it comes, so a model stopped by the deadline still
+# comes back. Back here:
 #   for f in FILES_AT/seed*.tar.gz; do tar -xzf $f -C runs/scratch; done
 set -euo pipefail
+START=$(date +%s)
+CONFIG=${CONFIG:-fer2013_vgg48_robust_scratch}
 K=${K:-4}
-EPOCHS=${EPOCHS:-160}
-BUDGET_S=${BUDGET_S:-420}
+EPOCHS=${EPOCHS:-auto}
+DEADLINE_S=${DEADLINE_S:-560}
+EXTRA=${EXTRA:-}  # more train_cnn flags; a CPU rehearsal: EXTRA="--subset 512 --width 8"
 OUT=${OUT:-/tmp/out}
+SEEDS=$(seq 0 $((K - 1)))
+export PYTHONUNBUFFERED=1
 mkdir -p data/stash "$OUT"
+left() { echo $((DEADLINE_S - ($(date +%s) - START))); }
 for part in .carry/*/fer2013.npz.part*; do
   [ -e "$part" ] && cp "$part" data/stash/
 done
 if [ ! -e data/stash/fer2013.npz.part00 ] || [ ! -e data/stash/fer2013.npz.part01 ]; then
   echo "stashed: $(ls data/stash); carry the other part in the next call, within 30 s"
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+  python3 -m pip list 2>/dev/null | grep -iE '^(jax|jaxlib|jax-cuda.*|flax|optax|orbax-checkpoint|numpy|opencv.*|matplotlib) ' || true
+  python3 - "$CONFIG" <<'EOF' 2>&1 | tail -n 25 | tee "$OUT/smoke.log"
+import dataclasses, importlib, sys, time
+import jax
+from emojax import data, engine
+print("jax", jax.__version__, jax.devices())
+cfg = importlib.import_module(f"experiments.configs.{sys.argv[1]}").CONFIG
+cfg = dataclasses.replace(cfg, epochs=1, model_kwargs={**cfg.model_kwargs, "width": 8})
+t = time.time()
+res = engine.train_many([dataclasses.replace(cfg, seed=s) for s in (0, 1)], data.make_demo(20),
+                        ["runs/smoke/seed0", "runs/smoke/seed1"], overwrite=True)
+print(f"smoke: {[round(r['val_accuracy'], 3) for r in res]} in {time.time() - t:.0f}s: OK")
+EOF
   exit 0
 fi
 cat data/stash/fer2013.npz.part00 data/stash/fer2013.npz.part01 > data/fer2013.npz
 python3 experiments/pack_fer2013.py unpack data/fer2013.npz data/fer2013.csv
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+train() {  # epochs, folder, seconds
+  timeout "$3" python3 experiments/train_cnn.py --config "$CONFIG" --data data/fer2013.csv \
+    --epochs "$1" --seeds $SEEDS --out "$2" --overwrite $EXTRA 2>&1 | tee -a "$OUT/train.log"
+  return "${PIPESTATUS[0]}"
+}
 set +e
-PYTHONUNBUFFERED=1 timeout "$BUDGET_S" python3 experiments/train_cnn.py --config fer2013_vgg48_robust_scratch \
-  --data data/fer2013.csv --epochs "$EPOCHS" --seeds $(seq 0 $((K - 1))) --out runs/scratch --overwrite \
-  --no-progress 2>&1 | tee "$OUT/train.log"
-echo "train_cnn exit status ${PIPESTATUS[0]} (124: stopped at the ${BUDGET_S}s budget)" | tee -a "$OUT/train.log"
+if [ "$EPOCHS" = auto ]; then
+  train 2 runs/probe "$(left)"
+  secs() { grep -o "^epoch $1: .*| [0-9.]*s" "$OUT/train.log" | grep -o '[0-9.]*s$' | tr -d s; }
+  EPOCHS=$(python3 -c "e1, e2 = $(secs 1), $(secs 2); print(max(1, min(160, int(($(left) - 45 - (e1 - e2)) / (e2 * 1.05)))))")
+  echo "one epoch of $K models: $(secs 2)s, compiling $(secs 1)s less that; $(left)s left: $EPOCHS epochs" | tee -a "$OUT/train.log"
+fi
+train "$EPOCHS" runs/scratch "$(( $(left) - 15 ))"
+echo "train_cnn exit status $? (124: stopped at the deadline)" | tee -a "$OUT/train.log"
 set -e
 for d in runs/scratch/seed*; do
   [ -e "$d/model.json" ] && tar -czf "$OUT/$(basename "$d").tar.gz" -C runs/scratch "$(basename "$d")"
