@@ -71,6 +71,7 @@ set +e
 if [ "$EPOCHS" = auto ]; then
   train 2 runs/probe "$(left)"
   secs() { grep -o "^epoch $1: .*| [0-9.]*s" "$OUT/train.log" | grep -o '[0-9.]*s$' | tr -d s; }
+  [ -n "$(secs 2)" ] || { echo "error: the probe printed no epoch 2 (its output is above)"; exit 1; }
   EPOCHS=$(python3 -c "e1, e2 = $(secs 1), $(secs 2); print(max(1, min(160, int(($(left) - 45 - (e1 - e2)) / (e2 * 1.05)))))")
   echo "one epoch of $K models: $(secs 2)s, compiling $(secs 1)s less that; $(left)s left: $EPOCHS epochs" | tee -a "$OUT/train.log"
 fi
