@@ -44,6 +44,14 @@ def standardize_crops(x, mean: float = CROP_MEAN, std: float = CROP_STD):
     return (x - own_mean) / (own_std + 1 / 255) * std + mean
 
 
+def hide_rows(x, start: int, stop: int):
+    """Rows ``start:stop`` of each image (N, H, W, C) replaced by the image's mean grey: a
+    model that never sees one part of the face (e.g. the mouth, for a brows-and-eyes expert),
+    the same in training and in every front end because the network does it itself."""
+    rows = jnp.arange(x.shape[1])[None, :, None, None]
+    return jnp.where((rows >= start) & (rows < stop), x.mean((1, 2, 3), keepdims=True), x)
+
+
 def max_pool2(x: jax.Array) -> jax.Array:
     """2x2 max-pool, stride 2, as a reshape and a max: same values as ``nn.max_pool``, but
     its gradient is an elementwise mask instead of XLA's select-and-scatter, which is slow
@@ -199,11 +207,14 @@ class VGG(nn.Module):
     standardize: bool = False  # every crop to FER2013's typical exposure and contrast first
     antialias: bool = False    # max_blur_pool2 in place of max_pool2 (same weights fit both)
     blocks: Sequence[int] = ()  # residual blocks after each stage's convs (ResidualBlock): depth
+    hide_rows: Sequence[int] = ()  # (start, stop): rows every crop shows as its own mean grey
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         if self.standardize:
             x = standardize_crops(x)
+        if self.hide_rows:
+            x = hide_rows(x, *self.hide_rows)
         x = ((x - PIXEL_MEAN) / PIXEL_STD).astype(self.dtype)
         bn = lambda: BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype, relu=True)
         for i, mult in enumerate(self.stages):
