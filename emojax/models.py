@@ -45,11 +45,14 @@ def standardize_crops(x, mean: float = CROP_MEAN, std: float = CROP_STD):
 
 
 def hide_rows(x, start: int, stop: int):
-    """Rows ``start:stop`` of each image (N, H, W, C) replaced by the image's mean grey: a
-    model that never sees one part of the face (e.g. the mouth, for a brows-and-eyes expert),
-    the same in training and in every front end because the network does it itself."""
+    """Rows ``start:stop`` of each image (N, H, W, C) replaced by the mean grey of its other
+    rows, so that nothing of them reaches the network: a part expert (e.g. brows and eyes, no
+    mouth) that is the same in training and in every front end because the network hides them."""
     rows = jnp.arange(x.shape[1])[None, :, None, None]
-    return jnp.where((rows >= start) & (rows < stop), x.mean((1, 2, 3), keepdims=True), x)
+    hidden = (rows >= start) & (rows < stop)
+    mean = jnp.where(hidden, 0, x).sum((1, 2, 3), keepdims=True) / (
+        (x.shape[1] - (min(stop, x.shape[1]) - start)) * x.shape[2] * x.shape[3])
+    return jnp.where(hidden, mean, x)
 
 
 def max_pool2(x: jax.Array) -> jax.Array:
