@@ -123,20 +123,35 @@ class CNNClassifier:
 
 
 class Ensemble:
-    """Classifiers with the same classes, their probabilities averaged: the teacher that a
-    single shipped model is distilled from, and the generalization issue's ensemble figure."""
+    """Classifiers with the same classes, pooled: the teacher that a single shipped model is
+    distilled from, the generalization issue's ensemble figure, and part experts beside a
+    whole-face model. ``rule='mean'`` averages probabilities (weighted); ``'product'`` adds
+    weighted log probabilities and renormalises (a product of experts: a class must be
+    plausible to every member, and a confident expert can overrule a hesitant one)."""
 
-    def __init__(self, members: Sequence[Classifier]):
+    def __init__(self, members: Sequence[Classifier], weights: Sequence[float] | None = None,
+                 rule: str = "mean"):
         if not members:
             raise EmojaxError("an ensemble needs at least one model")
+        if rule not in ("mean", "product"):
+            raise EmojaxError(f"unknown pooling rule {rule!r}: choose mean or product")
+        weights = [1.0] * len(members) if weights is None else [float(w) for w in weights]
+        if len(weights) != len(members) or min(weights) < 0 or not sum(weights) > 0:
+            raise EmojaxError("an ensemble needs one non-negative weight per model, not all zero")
         self.classes = tuple(members[0].classes)
         for m in members[1:]:
             if tuple(m.classes) != self.classes:
                 raise EmojaxError(f"ensemble members disagree on classes: {list(self.classes)} vs {list(m.classes)}")
-        self.members = list(members)
+        self.members, self.weights, self.rule = list(members), np.array(weights), rule
 
     def predict_proba(self, crops: np.ndarray) -> np.ndarray:
-        return np.mean([m.predict_proba(crops) for m in self.members], axis=0)
+        p = np.stack([m.predict_proba(crops) for m in self.members])
+        w = self.weights.reshape(-1, *[1] * (p.ndim - 1))
+        if self.rule == "mean":
+            return (w * p).sum(0) / w.sum()
+        logp = (w * np.log(np.clip(p, 1e-12, 1))).sum(0)
+        q = np.exp(logp - logp.max(-1, keepdims=True))
+        return q / q.sum(-1, keepdims=True)
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         return self.predict_proba(crops).argmax(-1)

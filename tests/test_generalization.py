@@ -288,3 +288,83 @@ def test_widened_vgg_computes_what_the_narrow_one_did(small_fer, fer_path, tiny_
     assert_clean_error(run_cli("experiments/widen_model.py", str(tiny_cnn), "--width", "16", "--out",
                                str(tmp_path / "small"), "--data", str(fer_path), "--limit", "10"))
     assert not (tmp_path / "same").exists() and not (tmp_path / "small").exists()
+
+
+def test_a_part_expert_never_sees_the_hidden_rows(small_fer, tmp_path):
+    """``VGG(hide_rows=...)``: a saved expert gives the same probabilities through the pipeline
+    whatever the hidden rows (the mouth) hold, and other rows still matter; the product of
+    experts table pools it with a whole-face model at each weight and chooses on PublicTest."""
+    import numpy as np
+
+    from emojax.pipeline import load_classifier
+    from emojax.train import FACE_BANDS, Config, train
+
+    out = tmp_path / "brows"
+    train(Config(model="vgg", model_kwargs={"width": 4, "dense": 16, "hide_rows": FACE_BANDS[1]}, epochs=1,
+                 augment=False), small_fer, out, progress=False)
+    clf = load_classifier(out)
+    crops = small_fer.val.images[:64].copy()
+    (u0, u1), (l0, l1) = FACE_BANDS
+    other = crops.copy()
+    other[:, l0:l1] = np.random.default_rng(0).integers(0, 256, other[:, l0:l1].shape)
+    np.testing.assert_allclose(clf.predict_proba(other), clf.predict_proba(crops), atol=1e-6)
+    brows = crops.copy()
+    brows[:, u0:u1] = 255 - brows[:, u0:u1]
+    assert np.abs(clf.predict_proba(brows) - clf.predict_proba(crops)).max() > 1e-3
+
+
+def test_part_fusion_table(tiny_cnn, fer_path, tmp_path):
+    """Weight 0 is the whole-face model itself; the weight chosen is the best on PublicTest."""
+    from emojax import data, pipeline
+
+    table = tmp_path / "fusion.md"
+    proc = run_cli("experiments/part_fusion.py", str(tiny_cnn), str(tiny_cnn), "--weights", "0", "1",
+                   "--data", str(fer_path), "--out", str(table))
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(table.with_suffix(".json").read_text())
+    assert [r["model"] for r in rows] == ["whole + 0 x expert", "whole + 1 x expert", "expert alone"]
+    val = data.load(fer_path, verbose=False).val
+    acc = float((pipeline.load_classifier(tiny_cnn).predict(val.images) == val.labels).mean())
+    assert rows[0]["publictest"] == pytest.approx(acc) and rows[2]["publictest"] == pytest.approx(acc)
+    chosen = [r for r in rows if r.get("chosen")]
+    assert len(chosen) == 1 and chosen[0]["publictest"] == max(r["publictest"] for r in rows[:2])
+    assert_clean_error(run_cli("experiments/part_fusion.py", str(tiny_cnn), str(tmp_path / "none"),
+                               "--data", str(fer_path)))
+
+
+def test_jaffe_raters_beside_the_model(tiny_cnn, tmp_path):
+    """JAFFE's semantic ratings parse for its photos; the table's recall is the photo set's own
+    evaluation, and 'raters' top = posed' is read from the ratings themselves."""
+    import numpy as np
+
+    if not (JAFFE / "DATASET_README.txt").is_file():
+        pytest.skip(f"JAFFE with its DATASET_README.txt not found at {JAFFE}")
+    from emojax import photoset
+    from emojax.pipeline import load_classifier
+    from experiments.jaffe_raters import ADJECTIVES, read_ratings
+
+    ratings = read_ratings(JAFFE / "DATASET_README.txt")
+    photos = photoset.read(JAFFE)
+    key = lambda ph: (ph.person, ph.path.name.split(".")[1][:2], ph.repetition)
+    assert sum(key(ph) in ratings for ph in photos) >= 0.95 * len(photos)
+    values = np.stack(list(ratings.values()))
+    assert values.shape[1] == len(ADJECTIVES) and values.min() >= 1 and values.max() <= 5
+    chosen = [ph for ph in photos if key(ph) in ratings and ph.emotion in ("angry", "fear", "neutral")][::6]
+    subset = tmp_path / "jaffe"
+    subset.mkdir()
+    shutil.copy(JAFFE / "DATASET_README.txt", subset)
+    for ph in chosen:
+        shutil.copy(ph.path, subset)
+    out = tmp_path / "raters.md"
+    proc = run_cli("experiments/jaffe_raters.py", str(tiny_cnn), "--photos", str(subset), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["posed"]: r for r in json.loads(out.with_suffix(".json").read_text())["per_class"]}
+    assert set(rows) == {"angry", "fear", "neutral"} and rows["neutral"]["raters_top_is_posed"] is None
+    rep = photoset.evaluate(load_classifier(tiny_cnn), photoset.read(subset))
+    for emo in rows:
+        assert rows[emo]["recall"] == pytest.approx(rep["per_class"][emo]["recall"])
+    fear = [ratings[key(ph)] for ph in chosen if ph.emotion == "fear"]
+    assert rows["fear"]["raters_top_is_posed"] == pytest.approx(
+        np.mean([ADJECTIVES[int(r.argmax())] == "fear" for r in fear]))
+    (subset / "DATASET_README.txt").write_text("no ratings here\n")
+    assert_clean_error(run_cli("experiments/jaffe_raters.py", str(tiny_cnn), "--photos", str(subset)))

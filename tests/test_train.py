@@ -634,6 +634,16 @@ def test_ensemble_averages_members_and_refuses_mixed_classes(tiny_cnn, small_fer
                                (a.predict_proba(crops) + b.predict_proba(crops)) / 2, atol=1e-6)
     with pytest.raises(EmojaxError, match="classes"):  # FER+'s 8 classes against FER2013's 7
         Ensemble([a, CNNClassifier(shipped("ferplus") / "multilabel")])
+    # A product of experts: weighted log probabilities, renormalised; weight 0 leaves a member out.
+    pa, pb = a.predict_proba(crops), b.predict_proba(crops)
+    q = pa * pb ** 0.5
+    np.testing.assert_allclose(Ensemble([a, b], [1, 0.5], rule="product").predict_proba(crops),
+                               q / q.sum(1, keepdims=True), rtol=1e-4)
+    np.testing.assert_allclose(Ensemble([a, b], [1, 0], rule="product").predict_proba(crops), pa, rtol=1e-4)
+    np.testing.assert_allclose(Ensemble([a, b], [3, 1]).predict_proba(crops), (3 * pa + pb) / 4, atol=1e-6)
+    for bad in ({"weights": [1]}, {"weights": [0, 0]}, {"weights": [1, -1]}, {"rule": "max"}):
+        with pytest.raises(EmojaxError):
+            Ensemble([a, b], **bad)
     script = Path(__file__).resolve().parents[1] / "experiments" / "ensemble.py"
     proc = subprocess.run([sys.executable, str(script), str(tiny_cnn)], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip().startswith("error:") and "two" in proc.stderr
