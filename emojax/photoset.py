@@ -132,3 +132,13 @@ def evaluate(classifier, photos: list[Photo], images: np.ndarray | None = None,
     rep["faces_found"] = int(found.sum())
     rep["no_face"] = [str(p.path) for p, f in zip(photos, found) if not f]
     return rep
+
+
+def scores(rep: dict) -> dict:
+    """What a results table keeps of :func:`evaluate`: ``{"accuracy", "recall": {class: r}}``."""
+    return {"accuracy": rep["accuracy"], "recall": {c: m["recall"] for c, m in rep["per_class"].items()}}
+
+
+def score_cells(s: dict, classes) -> list[str]:
+    """A table row's photo-set cells: accuracy (%, one decimal), then recall per class (%)."""
+    return [f"{100 * s['accuracy']:.1f}%", *[f"{100 * s['recall'][c]:.0f}" for c in classes]]

@@ -74,7 +74,7 @@ def main(argv=None) -> int:
         row["worst_mild"] = {"name": bench["worst_mild"], "drop": bench["mild"][bench["worst_mild"]]["drop"]}
         if photos is not None:
             rep = photoset.evaluate(clf, photos, crops, found)
-            row["photos"] = {"accuracy": rep["accuracy"], "recall": {c: m["recall"] for c, m in rep["per_class"].items()}}
+            row["photos"] = photoset.scores(rep)
         rows.append(row)
         print(f"{name}: PublicTest {100 * row['publictest']:.1f}%, PrivateTest {100 * row['privatetest']:.1f}%",
               file=sys.stderr)
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
         cells = [f"`{r['model']}`", f"{100 * r['publictest']:.1f}%", f"{100 * r['privatetest']:.1f}%",
                  f"{r['worst_mild']['drop']:.1f} ({r['worst_mild']['name']})"]
         if "photos" in r:
-            cells += [f"{100 * r['photos']['accuracy']:.1f}%", *[f"{100 * r['photos']['recall'][c]:.0f}" for c in classes]]
+            cells += photoset.score_cells(r["photos"], classes)
         table.append(cells)
     text = ("Members and their average (probabilities), each member chosen on PublicTest before; "
             "PrivateTest reported, never chosen on. Photo-set columns: accuracy over every photo and "

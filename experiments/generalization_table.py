@@ -69,8 +69,7 @@ def main(argv=None) -> int:
         bench = robustness.benchmark(clf, val.images, val.labels, progress=True)
         rep = photoset.evaluate(clf, photos, crops, found)
         rows.append({"model": name, "folder": folder, "key": key, "publictest": bench["clean"],
-                     "corruptions": bench, "photos": {"accuracy": rep["accuracy"], "recall": {
-                         c: m["recall"] for c, m in rep["per_class"].items()}}})
+                     "corruptions": bench, "photos": photoset.scores(rep)})
         print(f"{name}: PublicTest {100 * bench['clean']:.1f}%, worst mild "
               f"{bench['worst_mild']} -{bench['mild'][bench['worst_mild']]['drop']:.1f}, "
               f"photos {100 * rep['accuracy']:.1f}%", file=sys.stderr)
@@ -83,8 +82,7 @@ def main(argv=None) -> int:
         c = r["corruptions"]
         cells.append([
             f"`{r['model']}`", f"{100 * r['publictest']:.1f}%", f"{robustness.format_drop(c['mild'][c['worst_mild']])} ({c['worst_mild']})",
-            *[f"{c['mild'][n]['drop']:+.1f}" for n in mild], f"{100 * r['photos']['accuracy']:.1f}%",
-            *[f"{100 * r['photos']['recall'][k]:.0f}" for k in classes]])
+            *[f"{c['mild'][n]['drop']:+.1f}" for n in mild], *photoset.score_cells(r["photos"], classes)])
     per_class = min(n for n in (sum(ph.emotion == c for ph in photos) for c in classes) if n)
     half = lambda n: 100 * 1.96 * (0.25 / n) ** 0.5  # 95% half-width of a proportion near 50%
     text = ("Corruption columns: points lost against clean PublicTest (one view). Photo-set columns: "

@@ -54,7 +54,7 @@ def main(argv=None) -> int:
                "worst_mild": {"name": worst, **bench["mild"][worst]}}
         if photos is not None:
             rep = photoset.evaluate(clf, photos, crops, found)
-            row["photos"] = {"accuracy": rep["accuracy"], "recall": {c: m["recall"] for c, m in rep["per_class"].items()}}
+            row["photos"] = photoset.scores(rep)
         rows.append(row)
     best = max(range(len(pooled)), key=lambda i: rows[i]["publictest"])
     rows[best]["chosen"] = True
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
                  f"{100 * r['publictest']:.1f}%",
                  f"{robustness.format_drop(r['worst_mild'])} ({r['worst_mild']['name']})"]
         if "photos" in r:
-            cells += [f"{100 * r['photos']['accuracy']:.1f}%", *[f"{100 * r['photos']['recall'][c]:.0f}" for c in classes]]
+            cells += photoset.score_cells(r["photos"], classes)
         table.append(cells)
     text = (f"`{args.whole}` (whole face) and `{args.expert}` (part expert) as a product of experts: "
             "log probabilities added, the expert's at each weight. Photo-set columns: accuracy over every "
