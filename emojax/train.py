@@ -58,6 +58,9 @@ class Config:
     label_smoothing: float = 0.0
     mixup: float = 0.0               # mixup (Zhang et al. 2018): Beta(a, a) of a batch and its shuffle,
                                      #   images and targets alike; this is a, 0 = off
+    faint: float = 0.0               # probability that an expressive face is laid over a neutral one
+    faint_share: tuple = (0.2, 0.5)  #   of the batch, the neutral face's share drawn from this range,
+                                     #   the label kept: a fainter expression (see ``faint``)
     cutmix_face: float = 0.0         # probability that a face takes another's lower or upper half,
                                      #   targets mixed by area (see ``face_cutmix``); 0 = off
     consistency: float = 0.0         # weight of a Jensen-Shannon term between the predictions on each
@@ -382,13 +385,34 @@ def face_cutmix(key: jax.Array, x: jax.Array, p: float) -> tuple[jax.Array, Mix]
     return (1 - w) * x + w * x[perm], (1 - other.mean(1, keepdims=True), perm)
 
 
-def inputs(key: jax.Array, images: jax.Array, cfg: Config,
-           camera: bool = True) -> tuple[jax.Array, Mix | None]:
+def faint(key: jax.Array, x: jax.Array, labels: jax.Array, neutral: int, p: float,
+          share: tuple[float, float]) -> jax.Array:
+    """With probability ``p``, each expressive face of a batch (B, 48, 48, 1) blended with a
+    neutral face of the same batch drawn at random, the neutral one's share uniform in ``share``,
+    and its label kept: a fainter version of the expression. JAFFE's 60 raters read its posed
+    anger as anger (80%), every FER2013 model reads it as neutral, and so does one that sees the
+    brows alone (``results/generalization/part_fusion.md``): its anger is weaker than FER2013's,
+    which mostly shouts. These blends ask the network to name an expression from what is left
+    of it over a neutral face. A batch with no neutral face is left as it is."""
+    k = jax.random.split(key, 3)
+    is_neutral = labels == neutral
+    partner = jax.random.categorical(k[0], jnp.where(is_neutral, 0.0, -jnp.inf), shape=labels.shape)
+    a = jax.random.uniform(k[1], (x.shape[0], 1, 1, 1), minval=share[0], maxval=share[1])
+    use = ~is_neutral & is_neutral.any() & jax.random.bernoulli(k[2], p, labels.shape)
+    return jnp.where(use[:, None, None, None], (1 - a) * x + a * x[partner], x)
+
+
+def inputs(key: jax.Array, images: jax.Array, cfg: Config, camera: bool = True,
+           labels: jax.Array | None = None) -> tuple[jax.Array, Mix | None]:
     """A uint8 batch (B, 48, 48) as the network trains on it: (B, 48, 48, 1) in [0, 1], with the
     config's augmentation, camera effects (unless ``camera`` is false) and mixing (whose weights
-    and shuffle the loss needs). Face CutMix comes first, so that the warp moves each chimera
+    and shuffle the loss needs); ``labels``, where given, for :func:`faint`. Faint blends and face
+    CutMix come first, so that the warp moves each chimera
     as one face. One key gives the same warp and mixing with or without the camera effects."""
     x, mix = images.astype(jnp.float32)[..., None] / 255.0, None
+    if cfg.faint and labels is not None:
+        neutral = (data_lib.FERPLUS_CLASSES if cfg.labels == "ferplus" else data_lib.FER_CLASSES).index("neutral")
+        x = faint(jax.random.fold_in(key, 17), x, labels, neutral, cfg.faint, cfg.faint_share)
     if cfg.cutmix_face:
         x, mix = face_cutmix(jax.random.fold_in(key, 13), x, cfg.cutmix_face)
     if cfg.augment:
@@ -449,11 +473,11 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, soft: ja
                key: jax.Array, cfg: Config) -> tuple[TrainState, dict]:
     """One SGD step on a uint8 batch; returns the new state and the batch's loss/accuracy."""
     k_aug, k_drop, k_lab = jax.random.split(key, 3)
-    x, mix = inputs(k_aug, images, cfg)
+    x, mix = inputs(k_aug, images, cfg, labels=labels)
     if cfg.consistency:
         # The same faces, same warp and mixing, without the camera effects: the network sees
         # both in one batch and is asked to say the same of each pair.
-        x = jnp.concatenate([inputs(k_aug, images, cfg, camera=False)[0], x])
+        x = jnp.concatenate([inputs(k_aug, images, cfg, camera=False, labels=labels)[0], x])
 
     def loss_fn(params):
         logits, updates = state.apply_fn({"params": params, "batch_stats": state.batch_stats}, x,
