@@ -18,6 +18,7 @@ import pytest
 
 from conftest import REPO, assert_clean_error, run_cli
 from emojax import models, pipeline, train
+from emojax.data import FER_CLASSES
 from emojax.io import EmojaxError
 from emojax.pipeline import CNNClassifier
 
@@ -205,6 +206,36 @@ def test_mixup_blends_images_and_targets_alike(small_fer):
     bad = dataclasses.replace(cfg, labels="ferplus", ferplus_mode="multilabel")
     with pytest.raises(EmojaxError, match="mixup"):
         train.training_data(bad, small_fer)
+
+
+def test_faint_lays_expressive_faces_over_neutral_ones_and_keeps_labels(small_fer):
+    """Real faces: neutral ones stay; about ``p`` of the others become (1 - a) x + a n for a
+    neutral face n of the batch and a in the share range; the step's labels are the batch's."""
+    images, labels = small_fer.train.images[:512], small_fer.train.labels[:512]
+    x = jnp.asarray(images, jnp.float32)[..., None] / 255
+    neutral = FER_CLASSES.index("neutral")
+    y = np.asarray(train.faint(jax.random.PRNGKey(0), x, jnp.asarray(labels), neutral, 0.5, (0.2, 0.5)))
+    x = np.asarray(x)
+    same = np.abs(y - x).reshape(len(x), -1).max(1) < 1e-6
+    is_neutral = labels == neutral
+    assert same[is_neutral].all()
+    assert abs((~same[~is_neutral]).mean() - 0.5) < 0.08
+    pool = x[is_neutral].reshape(is_neutral.sum(), -1)
+    for i in np.flatnonzero(~same)[:20]:
+        d = (x[i].ravel() - pool)  # x - n for each neutral face n
+        a = (d * (x[i] - y[i]).ravel()).sum(1) / (d * d).sum(1)
+        err = np.abs((x[i].ravel() - a[:, None] * d) - y[i].ravel()).max(1)
+        j = err.argmin()
+        assert err[j] < 1e-5 and 0.2 - 1e-4 <= a[j] <= 0.5 + 1e-4
+    cfg = train.Config(model="small", model_kwargs={"width": 4}, augment=False, faint=0.5)
+    nothing = np.asarray(train.inputs(jax.random.PRNGKey(0), jnp.asarray(images), cfg)[0])
+    assert np.allclose(nothing, x)  # no labels given: no blends
+    with_labels = np.asarray(train.inputs(jax.random.PRNGKey(0), jnp.asarray(images), cfg,
+                                          labels=jnp.asarray(labels))[0])
+    assert not np.allclose(with_labels, x)
+    no_neutral = np.asarray(train.faint(jax.random.PRNGKey(0), jnp.asarray(x), jnp.zeros(512, int), neutral,
+                                        1.0, (0.2, 0.5)))
+    assert np.allclose(no_neutral, x)
 
 
 def test_face_cutmix_joins_two_faces_at_the_nose_and_mixes_targets_by_rows(small_fer):
