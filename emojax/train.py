@@ -226,7 +226,9 @@ def occlude(key: jax.Array, x: jax.Array, p: float) -> jax.Array:
     under noise, so that the model must read each expression from either half. Posed anger is
     in the brows while the mouth stays neutral, and a model trained on FER2013's open-mouthed
     anger lets the mouth outvote them (JAFFE: angry recall 0%, 23% with the mouth hidden). As a
-    12-epoch fine-tune it did not change that (``results/generalization/runs.md``)."""
+    12-epoch fine-tune it did not change that (``results/generalization/runs.md``), and a model
+    that sees the brows and eyes only reads JAFFE's anger as neutral too
+    (``results/generalization/part_fusion.md``): the brows are weaker, not outvoted."""
     b, h = x.shape[:2]
     k = jax.random.split(key, 3)
     (u0, u1), (l0, l1) = FACE_BANDS
