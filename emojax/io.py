@@ -89,6 +89,13 @@ def shown(path: str | os.PathLike, root: str | os.PathLike) -> str:
     return str(p.relative_to(Path(root).resolve())) if p.is_relative_to(Path(root).resolve()) else str(path)
 
 
+def named(spec: str) -> tuple[str, str]:
+    """``NAME=FOLDER`` -> (NAME, FOLDER); a bare ``FOLDER`` names itself: how results scripts
+    take the models of their table."""
+    name, _, folder = spec.rpartition("=")
+    return name or folder, folder
+
+
 def markdown_table(head: Sequence[str], rows: Iterable[Sequence[str]], left: int = 1) -> str:
     """A Markdown table, its first ``left`` columns left-aligned and the figures right-aligned."""
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * left + "---:|" * (len(head) - left)]

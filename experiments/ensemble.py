@@ -18,7 +18,7 @@ import numpy as np
 
 from emojax import data as data_lib
 from emojax import photoset, robustness
-from emojax.io import EmojaxError, command_line, markdown_table, report, run
+from emojax.io import EmojaxError, command_line, markdown_table, named, report, run
 from emojax.pipeline import VIEWS, CNNClassifier, Ensemble
 
 
@@ -59,8 +59,8 @@ def main(argv=None) -> int:
     test = data_lib.require(ds.test, "test (PrivateTest)")
     names, members = [], []
     for spec in args.models:
-        name, _, folder = spec.rpartition("=")
-        names.append(name or folder)
+        name, folder = named(spec)
+        names.append(name)
         members.append(Cached(CNNClassifier(folder, views=args.views)))
     ens = Ensemble(members)
     photos = crops = found = None

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from emojax import data as data_lib
 from emojax import photoset, robustness
-from emojax.io import command_line, markdown_table, report, run
+from emojax.io import command_line, markdown_table, named, report, run
 from emojax.models import fingerprint
 from emojax.pipeline import load_classifier
 
@@ -54,8 +54,7 @@ def main(argv=None) -> int:
         by_folder = {r["folder"]: r for r in old if "folder" in r}
     rows = []
     for spec in args.models:
-        name, _, folder = spec.rpartition("=")
-        name = name or folder
+        name, folder = named(spec)
         if not (Path(folder) / "model.json").is_file() and folder in by_folder:
             rows.append({**by_folder[folder], "model": name})
             print(f"{name}: {folder} is not here, figures from {args.reuse}", file=sys.stderr)

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from emojax import photoset
-from emojax.io import EmojaxError, command_line, markdown_table, report, run
+from emojax.io import EmojaxError, command_line, markdown_table, named, report, run
 from emojax.pipeline import load_classifier
 
 # The README's table: index, HAP SAD SUR ANG DIS FEA, picture (e.g. KM-AN1).
@@ -59,8 +59,7 @@ def main(argv=None) -> int:
     crops, found = photoset.crops(rated, progress=True)
     rows, summary = [], []
     for spec in args.models:
-        name, _, folder = spec.rpartition("=")
-        name = name or folder
+        name, folder = named(spec)
         clf = load_classifier(folder)
         classes = list(clf.classes)
         prob = np.full((len(rated), len(classes)), np.nan)

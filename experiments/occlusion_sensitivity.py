@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 
 from emojax import photoset
-from emojax.io import command_line, markdown_table, report, run
+from emojax.io import command_line, markdown_table, named, report, run
 from emojax.pipeline import load_classifier
 from emojax.train import FACE_BANDS
 
@@ -40,8 +40,7 @@ def main(argv=None) -> int:
              f"mouth and chin hidden (rows {l0}-{l1 - 1})": hide(crops, (l0, l1))}
     rows = []
     for spec in args.models:
-        name, _, folder = spec.rpartition("=")
-        name = name or folder
+        name, folder = named(spec)
         clf = load_classifier(folder)
         for view, images in views.items():
             rep = photoset.evaluate(clf, photos, images, found)
