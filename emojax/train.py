@@ -395,7 +395,9 @@ def faint(key: jax.Array, x: jax.Array, labels: jax.Array, neutral: int, p: floa
     anger as anger (80%), every FER2013 model reads it as neutral, and so does one that sees the
     brows alone (``results/generalization/part_fusion.md``): its anger is weaker than FER2013's,
     which mostly shouts. These blends ask the network to name an expression from what is left
-    of it over a neutral face. A batch with no neutral face is left as it is."""
+    of it over a neutral face. A batch with no neutral face is left as it is. As a 4-epoch
+    fine-tune of the shipped model they did not teach posed anger (angry 0%) and made the
+    network call more of JAFFE's faces neutral (``fer2013_vgg48_faint``)."""
     k = jax.random.split(key, 3)
     is_neutral = labels == neutral
     partner = jax.random.categorical(k[0], jnp.where(is_neutral, 0.0, -jnp.inf), shape=labels.shape)
