@@ -50,8 +50,8 @@ def hide_rows(x, start: int, stop: int):
     mouth) that is the same in training and in every front end because the network hides them."""
     rows = jnp.arange(x.shape[1])[None, :, None, None]
     hidden = (rows >= start) & (rows < stop)
-    mean = jnp.where(hidden, 0, x).sum((1, 2, 3), keepdims=True) / (
-        (x.shape[1] - (min(stop, x.shape[1]) - start)) * x.shape[2] * x.shape[3])
+    visible = x.shape[2] * x.shape[3] * (~hidden).sum()
+    mean = jnp.where(hidden, 0, x).sum((1, 2, 3), keepdims=True) / visible
     return jnp.where(hidden, mean, x)
 
 

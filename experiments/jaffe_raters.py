@@ -29,12 +29,14 @@ _ROW = re.compile(r"^\s*\d+\s+" + r"([\d.]+)\s+" * 6 + r"([A-Z]{2})-([A-Z]{2})(\
 
 
 def read_ratings(readme: str | Path) -> dict[tuple[str, str, int], np.ndarray]:
-    """``(person, pose code, repetition) -> mean ratings`` in :data:`ADJECTIVES` order."""
+    """``(person, emotion, repetition) -> mean ratings`` in :data:`ADJECTIVES` order, keyed as
+    ``photoset.read`` describes a JAFFE photo (``Photo.person``, ``.emotion``, ``.repetition``)."""
     try:
         text = Path(readme).read_text(encoding="utf-8", errors="replace")
     except OSError as e:
         raise EmojaxError(f"cannot read JAFFE's ratings: {e}") from None
-    rows = {(m[7], m[8], int(m[9])): np.array(m.groups()[:6], float) for m in _ROW.finditer(text)}
+    rows = {(m[7], photoset.emotion_name(m[8]), int(m[9])): np.array(m.groups()[:6], float)
+            for m in _ROW.finditer(text)}
     if not rows:
         raise EmojaxError(f"{readme}: no semantic ratings found (expected JAFFE's DATASET_README.txt)")
     return rows
@@ -48,12 +50,11 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     root = Path(args.photos)
     ratings = read_ratings(next(root.rglob("DATASET_README.txt"), root / "DATASET_README.txt"))
-    photos = [ph for ph in photoset.read(root) if ph.person]
-    code = {ph.path: ph.path.name.split(".")[1][:2].upper() for ph in photos}
-    rated = [ph for ph in photos if (ph.person, code[ph.path], ph.repetition) in ratings]
+    key = lambda ph: (ph.person, ph.emotion, ph.repetition)
+    rated = [ph for ph in photoset.read(root) if key(ph) in ratings]
     if not rated:
         raise EmojaxError(f"{root}: no photo matches a rated picture (JAFFE file names expected)")
-    r = np.stack([ratings[ph.person, code[ph.path], ph.repetition] for ph in rated])
+    r = np.stack([ratings[key(ph)] for ph in rated])
     top = np.array(ADJECTIVES)[r.argmax(1)]
     posed = np.array([ph.emotion for ph in rated])
     crops, found = photoset.crops(rated, progress=True)
@@ -70,11 +71,11 @@ def main(argv=None) -> int:
             sel = posed == emo
             if not sel.any():
                 continue
-            emotive = sel & (emo != "neutral")
+            rated_emotion = emo != "neutral"  # the raters had no 'neutral' adjective
             rows.append({"model": name, "posed": emo, "photos": int(sel.sum()),
-                         "raters_top_is_posed": float((top[sel] == emo).mean()) if emo != "neutral" else None,
+                         "raters_top_is_posed": float((top[sel] == emo).mean()) if rated_emotion else None,
                          "recall": float((said[sel] == emo).mean()),
-                         "model_is_raters_top": float((said[sel] == top[sel]).mean()) if emotive.any() else None})
+                         "model_is_raters_top": float((said[sel] == top[sel]).mean()) if rated_emotion else None})
         emotive = posed != "neutral"
         rho = {a: float(spearmanr(prob[found, classes.index(a)], r[found, i]).statistic)
                for i, a in enumerate(ADJECTIVES)}

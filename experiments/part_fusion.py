@@ -20,7 +20,7 @@ if str(ROOT) not in sys.path:
 
 from emojax import data as data_lib  # noqa: E402
 from emojax import photoset, robustness  # noqa: E402
-from emojax.io import EmojaxError, command_line, markdown_table, report, run  # noqa: E402
+from emojax.io import command_line, markdown_table, report, run  # noqa: E402
 from emojax.pipeline import Ensemble, load_classifier  # noqa: E402
 from experiments.ensemble import Cached  # noqa: E402
 
@@ -35,8 +35,6 @@ def main(argv=None) -> int:
     p.add_argument("--photos", help="labelled photo set (e.g. JAFFE)")
     p.add_argument("--out", help="Markdown file to write (a .json with every figure goes beside it)")
     args = p.parse_args(argv)
-    if min(args.weights) < 0:
-        raise EmojaxError("--weights must be non-negative")
     ds = data_lib.load(args.data, verbose=False)
     val = data_lib.require(ds.val, "validation (PublicTest)")
     whole, expert = Cached(load_classifier(args.whole)), Cached(load_classifier(args.expert))
