@@ -367,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     collector = Collector(args.collect, args.label, args.collect_rate) if args.collect else None
     cap = open_source(args.camera, args.video)
     try:
-        tracker = FaceTracker(load_classifier(args.model), args.smoothing, args.detect_every,
+        # one view, one forward pass per face per frame: the smoothing averages frames instead
+        tracker = FaceTracker(load_classifier(args.model, views=1), args.smoothing, args.detect_every,
                               args.detect_width, args.upsample)
         with (atomic_path(args.save) if args.save else contextlib.nullcontext()) as out:
             problem = _loop(cap, tracker, args, camera, out, collector)

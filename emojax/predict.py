@@ -132,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector", choices=("hog", "cnn"), default="hog",
                     help="face detector: dlib's HOG (fast, the default) or its MMOD CNN (finds turned and "
                     "partly hidden faces; about 100x slower on a CPU)")
-    ap.add_argument("--views", type=int, choices=(1, 2, 10), default=1,
-                    help="CNN test-time views: 1 = one forward pass per face (default, as live uses); the "
-                    "shipped model's chosen setting, recorded in its model.json, is 10 (a point more accurate)")
+    ap.add_argument("--views", type=int, choices=(1, 2, 10),
+                    help="CNN test-time views (default: the model's chosen setting, recorded in its "
+                    "model.json: 10 for the shipped model, about 50 ms a face); 1 = one forward pass "
+                    "per face, as live uses")
     args = ap.parse_args(argv)
     if args.every <= 0:
         ap.error("--every must be positive")

@@ -31,9 +31,12 @@ from emojax.io import command_line, markdown_table, report, run
 WEIGHTS = (0.0, 0.2, 0.5, 1.0)
 
 
+SCALE, BORDER = 4, 48  # crops are upscaled 4x and framed by 48 px of repeated edge
+
+
 def _upscaled(crop: np.ndarray) -> np.ndarray:
-    big = cv2.resize(crop, (192, 192), interpolation=cv2.INTER_CUBIC)
-    return cv2.copyMakeBorder(big, 48, 48, 48, 48, cv2.BORDER_REPLICATE)
+    big = cv2.resize(crop, (48 * SCALE, 48 * SCALE), interpolation=cv2.INTER_CUBIC)
+    return cv2.copyMakeBorder(big, BORDER, BORDER, BORDER, BORDER, cv2.BORDER_REPLICATE)
 
 
 def fixed_box(crops: np.ndarray) -> tuple[int, int, int, int]:
@@ -42,9 +45,15 @@ def fixed_box(crops: np.ndarray) -> tuple[int, int, int, int]:
     return tuple(int(v) for v in np.median(np.array(boxes), 0))
 
 
+def crop_landmarks(crops: np.ndarray, box: tuple[int, int, int, int], desc: str) -> np.ndarray:
+    """(N, 68, 2) landmarks in the 48x48 crops' pixel coordinates, found on the upscaled crops."""
+    pts = np.stack([face.face_landmarks(_upscaled(c), [box])[0] for c in tqdm(crops, desc=desc, leave=False)])
+    return (pts - BORDER + 0.5) / SCALE - 0.5
+
+
 def geometry(crops: np.ndarray, box: tuple[int, int, int, int], desc: str) -> np.ndarray:
     """(N, 136) landmark coordinates, eye midpoint at the origin, eyes level and one unit apart."""
-    pts = np.stack([face.face_landmarks(_upscaled(c), [box])[0] for c in tqdm(crops, desc=desc, leave=False)])
+    pts = crop_landmarks(crops, box, desc)
     left, right = pts[:, 36:42].mean(1), pts[:, 42:48].mean(1)
     v = right - left
     angle = np.arctan2(v[:, 1], v[:, 0])

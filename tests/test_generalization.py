@@ -368,3 +368,54 @@ def test_jaffe_raters_beside_the_model(tiny_cnn, tmp_path):
         np.mean([ADJECTIVES[int(r.argmax())] == "fear" for r in fear]))
     (subset / "DATASET_README.txt").write_text("no ratings here\n")
     assert_clean_error(run_cli("experiments/jaffe_raters.py", str(tiny_cnn), "--photos", str(subset)))
+
+
+def test_views_table(tiny_cnn, fer_path, photo_set, tmp_path):
+    """A row per model and views; each is that setting's own evaluation, and a model that
+    records no choice is marked at one view."""
+    import numpy as np
+
+    from emojax import data, photoset
+    from emojax.pipeline import CNNClassifier
+
+    table = tmp_path / "views.md"
+    proc = run_cli("experiments/views_table.py", f"tiny={tiny_cnn}", "--data", str(fer_path),
+                   "--photos", str(photo_set), "--out", str(table))
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(table.with_suffix(".json").read_text())
+    assert [(r["views"], r["chosen"]) for r in rows] == [(1, True), (2, False), (10, False)]
+    val = data.load(fer_path, verbose=False).val
+    ten = CNNClassifier(tiny_cnn, views=10)
+    assert rows[2]["publictest"] == pytest.approx(float(np.mean(ten.predict(val.images) == val.labels)))
+    assert rows[2]["photos"]["accuracy"] == photoset.evaluate(ten, photoset.read(photo_set))["accuracy"]
+
+
+def test_weakened_geometry_moves_the_landmarks_and_their_pixels(small_fer):
+    """Real FER2013 faces warped all the way to the neutral shape: the pixels that sat at each
+    landmark now sit where the landmark moved, the crop's corners stay put, and share 0 is the
+    face itself."""
+    import numpy as np
+
+    from experiments.landmark_fusion import crop_landmarks, fixed_box
+    from experiments.weaken_geometry import mean_shape, neutral_target, weaken
+
+    crops = small_fer.train.images[:60]
+    points = crop_landmarks(crops, fixed_box(crops), "test")
+    neutral = mean_shape(points)
+    sample = lambda img, pts: img[np.clip(np.rint(pts[:, 1]).astype(int), 0, 47),
+                                  np.clip(np.rint(pts[:, 0]).astype(int), 0, 47)].astype(float)
+    followed, stayed, moved = [], [], []
+    for c, q in zip(crops, points):
+        same, none = weaken(c, q, neutral, 0.0)
+        assert same is c and none == 0.0
+        w, px = weaken(c, q, neutral, 1.0)
+        corners = ([0, 0, -1, -1], [0, -1, 0, -1])
+        assert (w[corners] == c[corners]).all()
+        target = neutral_target(q, neutral)
+        far = np.linalg.norm(target - q, axis=1) >= 1.5  # landmarks that moved well over a pixel
+        if far.sum() >= 5:
+            followed.append(np.abs(sample(w, target[far]) - sample(c, q[far])).mean())
+            stayed.append(np.abs(sample(c, target[far]) - sample(c, q[far])).mean())
+            moved.append(px)
+    assert len(moved) > 20 and np.mean(moved) > 1
+    assert np.mean(followed) < 0.6 * np.mean(stayed)

@@ -28,6 +28,22 @@ def test_predictor_on_the_astronaut(tiny_cnn):
     assert Predictor(tiny_cnn).predict(np.full((200, 200), 128, np.uint8)) == []
 
 
+def test_predictor_uses_the_models_chosen_views(tiny_cnn, tmp_path):
+    """A photo gets the test-time views its model was chosen with (model.json); a model that
+    records none gets one view, and so does live (one forward pass per face per frame)."""
+    from emojax.pipeline import CNNClassifier
+
+    model = tmp_path / "chosen"
+    shutil.copytree(tiny_cnn, model)
+    meta = json.loads((model / "model.json").read_text())
+    (model / "model.json").write_text(json.dumps({**meta, "views": 10}))
+    [f] = Predictor(model).predict(skdata.astronaut())
+    ten, one = (CNNClassifier(model, views=v).predict_proba(f.crop) for v in (10, 1))
+    assert not np.allclose(ten, one, atol=1e-4)  # the views change this model's answer
+    np.testing.assert_allclose(list(f.probabilities.values()), ten, atol=1e-5)
+    assert Predictor(tiny_cnn).classifier.views == 1
+
+
 @needs_faces
 def test_cli_on_the_photo_folder(tiny_cnn, tmp_path):
     folder = tmp_path / "photos"
