@@ -28,9 +28,12 @@ def main(argv=None) -> int:
     p.add_argument("models", nargs="+", help="saved CNN folders, each FOLDER or NAME=FOLDER")
     p.add_argument("--data", help="FER2013 (default: $EMOJAX_DATA, then data/)")
     p.add_argument("--photos", required=True, help="labelled photo set (e.g. JAFFE)")
+    p.add_argument("--limit", type=int, help="first N PublicTest images only (quick checks)")
     p.add_argument("--out", help="Markdown file to write (a .json with every figure goes beside it)")
     args = p.parse_args(argv)
     val = data_lib.require(data_lib.load(args.data, verbose=False).val, "validation (PublicTest)")
+    if args.limit:
+        val = val.subset(slice(0, args.limit))
     photos = photoset.read(args.photos)
     crops, found = photoset.crops(photos, progress=True)
     rows = []

@@ -380,11 +380,11 @@ def test_views_table(tiny_cnn, fer_path, photo_set, tmp_path):
 
     table = tmp_path / "views.md"
     proc = run_cli("experiments/views_table.py", f"tiny={tiny_cnn}", "--data", str(fer_path),
-                   "--photos", str(photo_set), "--out", str(table))
+                   "--photos", str(photo_set), "--limit", "300", "--out", str(table))
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(table.with_suffix(".json").read_text())
     assert [(r["views"], r["chosen"]) for r in rows] == [(1, True), (2, False), (10, False)]
-    val = data.load(fer_path, verbose=False).val
+    val = data.load(fer_path, verbose=False).val.subset(slice(0, 300))
     ten = CNNClassifier(tiny_cnn, views=10)
     assert rows[2]["publictest"] == pytest.approx(float(np.mean(ten.predict(val.images) == val.labels)))
     assert rows[2]["photos"]["accuracy"] == photoset.evaluate(ten, photoset.read(photo_set))["accuracy"]
@@ -399,7 +399,7 @@ def test_weakened_geometry_moves_the_landmarks_and_their_pixels(small_fer):
     from experiments.landmark_fusion import crop_landmarks, fixed_box
     from experiments.weaken_geometry import mean_shape, neutral_target, weaken
 
-    crops = small_fer.train.images[:60]
+    crops = small_fer.train.images[:30]
     points = crop_landmarks(crops, fixed_box(crops), "test")
     neutral = mean_shape(points)
     sample = lambda img, pts: img[np.clip(np.rint(pts[:, 1]).astype(int), 0, 47),
@@ -417,5 +417,5 @@ def test_weakened_geometry_moves_the_landmarks_and_their_pixels(small_fer):
             followed.append(np.abs(sample(w, target[far]) - sample(c, q[far])).mean())
             stayed.append(np.abs(sample(c, target[far]) - sample(c, q[far])).mean())
             moved.append(px)
-    assert len(moved) > 20 and np.mean(moved) > 1
+    assert len(moved) > 10 and np.mean(moved) > 1
     assert np.mean(followed) < 0.6 * np.mean(stayed)
