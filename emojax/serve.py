@@ -18,7 +18,9 @@ Endpoints:
   ``GET /api/health``, and the OpenAPI docs at ``/docs``.
 
 Every face goes through :class:`emojax.pipeline.Predictor`, the pipeline of ``emojax.predict``
-and ``emojax.live``, so a photo gets the same answer here as on the command line. Models are
+and ``emojax.live``, with the model's chosen test-time views as ``predict`` uses them, so a
+photo gets the same answer here as on the command line (webcam frames too: ten views cost
+about 50 ms a face). Models are
 loaded once, when the app is created.
 
 Safety: the body is read in chunks and refused with 413 as soon as it passes ``max_upload``
