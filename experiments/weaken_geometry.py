@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from emojax import data as data_lib  # noqa: E402
-from emojax import pipeline  # noqa: E402
+from emojax import evaluate, photoset, pipeline  # noqa: E402
 from emojax.io import EmojaxError, atomic_path, command_line, markdown_table, report, run  # noqa: E402
 from experiments.landmark_fusion import crop_landmarks, fixed_box  # noqa: E402
 
@@ -96,11 +96,10 @@ def main(argv=None) -> int:
                               tqdm(zip(val.images, points), total=len(points), desc=f"share {share:g}", leave=False)))
         warped = np.stack(warped)
         pred = clf.predict(warped)
+        s = photoset.scores(evaluate.report(val.labels, pred, classes))
         rows[f"{share:g}"] = {
-            "moved_px": float(np.mean(np.array(moved)[expressive])),
-            "publictest": float(np.mean(pred == val.labels)),
-            "expressive_as_neutral": float(np.mean(pred[expressive] == neutral_label)),
-            "recall": {c: float(np.mean(pred[val.labels == i] == i)) for i, c in enumerate(classes)}}
+            "moved_px": float(np.mean(np.array(moved)[expressive])), "publictest": s["accuracy"],
+            "expressive_as_neutral": float(np.mean(pred[expressive] == neutral_label)), "recall": s["recall"]}
         shown[share] = np.concatenate(list(warped[angry]), 1)
     table = markdown_table(
         ["share of the way to neutral", "landmarks moved (px, mean, expressive faces)", "PublicTest (1 view)",
