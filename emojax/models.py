@@ -333,15 +333,28 @@ def save(folder: str | Path, name: str, kwargs: dict, classes: Sequence[str], va
         tmp.write_text(json.dumps(meta, indent=2))
 
 
+def average(variables: Sequence[dict], weights: Sequence[float] | None = None) -> dict:
+    """The weighted mean of several models' weights (one architecture), batch-norm statistics
+    included: for fine-tunes of one model, which lie in one basin, a "model soup" (Wortsman et
+    al. 2022); ``weights`` default to equal shares and are normalised to sum to 1."""
+    variables = list(variables)
+    if not variables:
+        raise EmojaxError("nothing to average: no models")
+    shapes = lambda v: (jax.tree_util.tree_structure(v), jax.tree_util.tree_map(np.shape, v))
+    if any(shapes(v) != shapes(variables[0]) for v in variables[1:]):
+        raise EmojaxError("the models have different architectures: their weights cannot be mixed")
+    w = np.ones(len(variables)) if weights is None else np.asarray(weights, np.float64)
+    if len(w) != len(variables) or (w < 0).any() or not w.sum() > 0:
+        raise EmojaxError("one non-negative weight per model, not all zero")
+    w = [float(x) for x in w / w.sum()]  # Python floats keep each array's own dtype
+    return jax.tree_util.tree_map(lambda *xs: sum(wi * np.asarray(x) for wi, x in zip(w, xs)), *variables)
+
+
 def interpolate(a: dict, b: dict, alpha: float) -> dict:
-    """Weights ``(1 - alpha) * a + alpha * b`` of two models of one architecture, batch-norm
-    statistics included: for a fine-tune and the model it started from, which lie in one basin,
-    the points between trade what the fine-tune gained against what it lost (WiSE-FT, Wortsman
-    et al. 2022)."""
-    if jax.tree_util.tree_structure(a) != jax.tree_util.tree_structure(b) or \
-            jax.tree_util.tree_map(np.shape, a) != jax.tree_util.tree_map(np.shape, b):
-        raise EmojaxError("the two models have different architectures: their weights cannot be mixed")
-    return jax.tree_util.tree_map(lambda x, y: (1 - alpha) * np.asarray(x) + alpha * np.asarray(y), a, b)
+    """Weights ``(1 - alpha) * a + alpha * b`` of two models of one architecture: for a
+    fine-tune and the model it started from, the points between trade what the fine-tune
+    gained against what it lost (WiSE-FT, Wortsman et al. 2022)."""
+    return average([a, b], [1 - alpha, alpha])
 
 
 def widen_vgg(variables: dict, width: int, seed: int = 0) -> dict:

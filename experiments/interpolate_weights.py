@@ -1,10 +1,16 @@
-"""Models between two saved models of one architecture, weight by weight: for a fine-tune
-and the model it started from (WiSE-FT, Wortsman et al. 2022), the points between can keep
-the fine-tune's robustness at more of the start's clean accuracy. Writes one model folder per
-``--alpha`` (the fine-tune's share), for ``experiments/generalization_table.py`` to score.
+"""Models mixed weight by weight from saved models of one architecture.
+
+* Two models and ``--alpha``: the points between a fine-tune and the model it started from
+  (WiSE-FT, Wortsman et al. 2022), which can keep the fine-tune's robustness at more of the
+  start's clean accuracy; one model folder per share, ``OUT_aA``.
+* Any number of models, no ``--alpha``: their mean, a uniform "model soup" (Wortsman et al.
+  2022) of fine-tunes that started from one model; one folder, ``OUT``.
+
+Either way for ``experiments/generalization_table.py`` to score.
 
     python experiments/interpolate_weights.py results/model runs/consistency \\
         --alpha 0.3 0.5 0.7 --out runs/wise
+    python experiments/interpolate_weights.py runs/faint_e2 runs/faint_e4r runs/sd_e1 --out runs/soup
 """
 from __future__ import annotations
 
@@ -22,28 +28,37 @@ from emojax.io import EmojaxError, check_out_dir, run  # noqa: E402
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("start", help="saved model folder: alpha 0")
-    p.add_argument("finetune", help="saved model folder of the same architecture: alpha 1")
-    p.add_argument("--alpha", type=float, nargs="+", required=True, help="shares of the fine-tune, in [0, 1]")
-    p.add_argument("--out", required=True, help="prefix: the model of alpha A goes to OUT_aA")
+    p.add_argument("models", nargs="+", help="saved model folders of one architecture: with --alpha the start "
+                   "(alpha 0) and the fine-tune (alpha 1), without it the models to average")
+    p.add_argument("--alpha", type=float, nargs="+", help="shares of the fine-tune, in [0, 1]")
+    p.add_argument("--out", required=True, help="the soup's folder; with --alpha a prefix: alpha A goes to OUT_aA")
     p.add_argument("--overwrite", action="store_true", help="replace models already there")
     args = p.parse_args(argv)
-    if not all(0 <= a <= 1 for a in args.alpha):
+    if len(args.models) < 2:
+        raise EmojaxError("give at least two models to mix")
+    if args.alpha is not None and len(args.models) != 2:
+        raise EmojaxError("--alpha mixes two models, the start and the fine-tune")
+    if args.alpha is not None and not all(0 <= a <= 1 for a in args.alpha):
         raise EmojaxError("--alpha: each share must lie in [0, 1]")
-    _, va, ma = models.load(args.start)
-    _, vb, mb = models.load(args.finetune)
-    if (ma["model"], ma["kwargs"], ma["classes"]) != (mb["model"], mb["kwargs"], mb["classes"]):
-        raise EmojaxError(f"{args.start} and {args.finetune} are different architectures or classes")
-    outs = [check_out_dir(f"{args.out}_a{a:g}") for a in args.alpha]
-    for out in outs:
+    loaded = [models.load(m)[1:] for m in args.models]
+    arch = lambda meta: (meta["model"], meta["kwargs"], meta["classes"])
+    for m, (_, meta) in zip(args.models[1:], loaded[1:]):
+        if arch(meta) != arch(loaded[0][1]):
+            raise EmojaxError(f"{args.models[0]} and {m} are different architectures or classes")
+    variables = [v for v, _ in loaded]
+    meta = loaded[0][1]
+    sources = [[m, models.fingerprint(m)] for m in args.models]
+    if args.alpha is None:
+        jobs = [(check_out_dir(args.out), lambda: models.average(variables), {"soup": sources})]
+    else:
+        jobs = [(check_out_dir(f"{args.out}_a{a:g}"), lambda a=a: models.interpolate(*variables, a),
+                 {"interpolated": {"start": sources[0], "finetune": sources[1], "alpha": a}}) for a in args.alpha]
+    for out, _, _ in jobs:
         if (out / "model.json").exists() and not args.overwrite:
             raise EmojaxError(f"{out} already holds a model: --overwrite to replace it")
-    for a, out in zip(args.alpha, outs):
-        models.save(out, ma["model"], ma["kwargs"], ma["classes"], models.interpolate(va, vb, a),
-                    extra={"interpolated": {"start": [args.start, models.fingerprint(args.start)],
-                                            "finetune": [args.finetune, models.fingerprint(args.finetune)],
-                                            "alpha": a}})
-        print(f"alpha {a:g}: {out}", file=sys.stderr)
+    for out, mix, extra in jobs:
+        models.save(out, meta["model"], meta["kwargs"], meta["classes"], mix(), extra=extra)
+        print(out, file=sys.stderr)
     return 0
 
 

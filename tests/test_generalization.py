@@ -213,6 +213,18 @@ def test_interpolated_weights_run_from_one_model_to_the_other(tiny_cnn, small_fe
     assert_clean_error(run_cli("experiments/interpolate_weights.py", str(tiny_cnn), str(narrow), "--alpha", "0.5",
                                "--out", str(tmp_path / "mixed")))
     assert not (tmp_path / "bad_a1.5").exists() and not (tmp_path / "mixed_a0.5").exists()
+    # without --alpha: the mean of any number of models (a soup)
+    soup = tmp_path / "soup"
+    proc = run_cli("experiments/interpolate_weights.py", str(tiny_cnn), str(other), f"{out}_a0.5", "--out", str(soup))
+    assert proc.returncode == 0, proc.stderr
+    s = models.load(soup)[1]
+    diffs = jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda p, q, m: float(np.abs((p + q) / 2 - m).max()), a, b, s))
+    assert max(diffs) < 1e-6  # the mean of a, b and their midpoint is the midpoint
+    assert_clean_error(run_cli("experiments/interpolate_weights.py", str(tiny_cnn), str(other), str(narrow),
+                               "--out", str(tmp_path / "mixed_soup")))
+    assert_clean_error(run_cli("experiments/interpolate_weights.py", str(tiny_cnn), str(other), str(soup),
+                               "--alpha", "0.5", "--out", str(tmp_path / "three")))
+    assert not (tmp_path / "mixed_soup").exists() and not (tmp_path / "three_a0.5").exists()
 
 
 def test_residual_blocks_added_to_a_trained_vgg_start_as_the_identity(small_fer, tmp_path):
