@@ -30,21 +30,32 @@ from emojax.models import fingerprint
 from emojax.pipeline import load_classifier
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def scoring_parser(doc: str) -> argparse.ArgumentParser:
+    """The flags of a table that scores saved models on PublicTest and a photo set."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     p.add_argument("models", nargs="+", help="saved model folders, each FOLDER or NAME=FOLDER")
     p.add_argument("--data", help="FER2013 (default: $EMOJAX_DATA, then data/)")
     p.add_argument("--photos", required=True, help="labelled photo set (e.g. JAFFE)")
     p.add_argument("--limit", type=int, help="first N PublicTest images only (quick checks)")
     p.add_argument("--out", help="Markdown file to write (a .json with every figure goes beside it)")
-    p.add_argument("--reuse", help="an earlier table's .json: its rows for unchanged models are kept")
-    args = p.parse_args(argv)
-    ds = data_lib.load(args.data, verbose=False)
-    val = data_lib.require(ds.val, "validation (PublicTest)")
+    return p
+
+
+def publictest_and_photos(args: argparse.Namespace):
+    """PublicTest (its first ``--limit`` images), the photo set, and its crops with the faces found."""
+    val = data_lib.require(data_lib.load(args.data, verbose=False).val, "validation (PublicTest)")
     if args.limit:
         val = val.subset(slice(0, args.limit))
     photos = photoset.read(args.photos)
     crops, found = photoset.crops(photos, progress=True)
+    return val, photos, crops, found
+
+
+def main(argv=None) -> int:
+    p = scoring_parser(__doc__)
+    p.add_argument("--reuse", help="an earlier table's .json: its rows for unchanged models are kept")
+    args = p.parse_args(argv)
+    val, photos, crops, found = publictest_and_photos(args)
     inputs = hashlib.sha1(val.images.tobytes() + val.labels.tobytes() + crops.tobytes() + found.tobytes()
                           + "|".join(ph.emotion for ph in photos).encode()).hexdigest()
     earlier, by_folder = {}, {}

@@ -12,30 +12,24 @@ front ends (``predict``, ``serve``, ``Predictor``) should use it. PrivateTest is
 """
 from __future__ import annotations
 
-import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from emojax import data as data_lib
-from emojax import photoset
-from emojax.io import command_line, markdown_table, named, report, run
-from emojax.pipeline import VIEWS, CNNClassifier
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from emojax import photoset  # noqa: E402
+from emojax.io import command_line, markdown_table, named, report, run  # noqa: E402
+from emojax.pipeline import VIEWS, CNNClassifier  # noqa: E402
+from experiments.generalization_table import publictest_and_photos, scoring_parser  # noqa: E402
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("models", nargs="+", help="saved CNN folders, each FOLDER or NAME=FOLDER")
-    p.add_argument("--data", help="FER2013 (default: $EMOJAX_DATA, then data/)")
-    p.add_argument("--photos", required=True, help="labelled photo set (e.g. JAFFE)")
-    p.add_argument("--limit", type=int, help="first N PublicTest images only (quick checks)")
-    p.add_argument("--out", help="Markdown file to write (a .json with every figure goes beside it)")
-    args = p.parse_args(argv)
-    val = data_lib.require(data_lib.load(args.data, verbose=False).val, "validation (PublicTest)")
-    if args.limit:
-        val = val.subset(slice(0, args.limit))
-    photos = photoset.read(args.photos)
-    crops, found = photoset.crops(photos, progress=True)
+    args = scoring_parser(__doc__).parse_args(argv)
+    val, photos, crops, found = publictest_and_photos(args)
     rows = []
     for spec in args.models:
         name, folder = named(spec)
