@@ -30,6 +30,25 @@ def photo_set(tmp_path):
     return tmp_path / "set"
 
 
+@pytest.fixture()
+def flat(tmp_path):
+    """JAFFE's file names in one folder: two photos of three poses by each of three people."""
+    if not JAFFE.is_dir():
+        pytest.skip(f"JAFFE not found at {JAFFE}")
+    from emojax import photoset
+
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    chosen = {}
+    for ph in photoset.read(JAFFE):
+        key = (ph.person, ph.emotion)
+        if ph.emotion in ("happy", "surprise", "neutral") and len({k[0] for k in chosen} | {ph.person}) <= 3 \
+                and len(chosen.setdefault(key, [])) < 2:
+            chosen[key].append(ph.path)
+            shutil.copy(ph.path, folder / ph.path.name)
+    return folder
+
+
 def test_drop_interval_is_paired_and_matches_a_bootstrap(small_fer):
     """The shipped model on 500 real PublicTest faces: each drop's 95% half-width agrees with
     resampling the faces, and it is narrower than the clean accuracy's own, because the same
@@ -148,23 +167,12 @@ def test_fit_offsets_finds_a_class_the_scores_underrate():
     assert np.mean((log_p + b).argmax(1) == labels) > np.mean(log_p.argmax(1) == labels) + 0.1
 
 
-def test_decision_offsets_table(tiny_cnn, fer_path, tmp_path):
+def test_decision_offsets_table(tiny_cnn, fer_path, flat, tmp_path):
     """The photo set's own evaluation is the first row; offsets chosen on it never score it
     lower; named people (JAFFE's file names) add the leave-one-person-out row; the figure is written."""
     from emojax import photoset
     from emojax.pipeline import load_classifier
 
-    if not JAFFE.is_dir():
-        pytest.skip(f"JAFFE not found at {JAFFE}")
-    flat = tmp_path / "flat"  # JAFFE's names, two photos of three poses by each of three people
-    flat.mkdir()
-    chosen = {}
-    for ph in photoset.read(JAFFE):
-        key = (ph.person, ph.emotion)
-        if ph.emotion in ("happy", "surprise", "neutral") and len({k[0] for k in chosen} | {ph.person}) <= 3 \
-                and len(chosen.setdefault(key, [])) < 2:
-            chosen[key].append(ph.path)
-            shutil.copy(ph.path, flat / ph.path.name)
     out = tmp_path / "offsets.md"
     proc = run_cli("experiments/decision_offsets.py", str(tiny_cnn), "--data", str(fer_path), "--photos", str(flat),
                    "--out", str(out))
@@ -177,6 +185,44 @@ def test_decision_offsets_table(tiny_cnn, fer_path, tmp_path):
     assert rows[names[1]]["photos"] >= rows["as trained"]["photos"]
     assert rows[names[2]]["publictest"] is None and 0 <= rows[names[2]]["photos"] <= 1
     assert out.with_suffix(".png").stat().st_size > 0 and "experiments/decision_offsets.py" in out.read_text()
+
+
+def test_linear_probe_table(fer_path, flat, tmp_path):
+    """The network's own rule is the first row and scores what the photo pipeline scores; its
+    features' logits are the model's; every probe is scored on every photo, leave one person out;
+    the neighbour table has a row per class of the photo set, each a distribution."""
+    import numpy as np
+
+    from emojax import models, photoset
+    from emojax.data import FER_CLASSES
+    from emojax.pipeline import load_classifier
+    from experiments.linear_probe import vgg_features
+
+    vgg = tmp_path / "vgg"  # untrained: the table's mechanics, not its figures
+    kwargs = {"width": 4, "dense": 16}
+    model = models.create("vgg", 7, **kwargs)
+    models.save(vgg, "vgg", kwargs, FER_CLASSES, models.init(model, seed=3))
+    m, v, _ = models.load(vgg)
+    crops, _ = photoset.crops(photoset.read(flat))
+    f = vgg_features(m, v, crops, batch=5)
+    np.testing.assert_allclose(f["logits"], np.asarray(m.apply(v, crops[..., None] / 255.0)), atol=1e-5)
+    assert f["conv"].shape == (len(crops), 3 * 3 * 4 * 8) and f["penultimate"].shape == (len(crops), 16)
+    out = tmp_path / "probe.md"
+    proc = run_cli("experiments/linear_probe.py", str(vgg), "--data", str(fer_path), "--photos", str(flat),
+                   "--limit", "2000", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.with_suffix(".json").read_text())
+    rows = result["rules"]
+    first = list(rows)[0]
+    assert first == "the network's own rule (as trained)"
+    assert rows[first]["accuracy"] == photoset.evaluate(load_classifier(vgg), photoset.read(flat))["accuracy"]
+    assert sum(name.startswith("probe on ") for name in rows) == 7
+    assert all(0 <= r["accuracy"] <= 1 for r in rows.values())
+    assert set(result["neighbours"]) == {"happy", "surprise", "neutral"}
+    assert all(abs(sum(d) - 1) < 1e-6 for d in result["neighbours"].values())
+    assert "experiments/linear_probe.py" in out.read_text()
+    proc = run_cli("experiments/linear_probe.py", str(vgg), "--photos", str(JAFFE / "nowhere"))
+    assert_clean_error(proc)
 
 
 def test_interpolated_weights_run_from_one_model_to_the_other(tiny_cnn, small_fer, tmp_path):
