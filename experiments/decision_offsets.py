@@ -17,8 +17,8 @@ Nothing here is shipped: offsets chosen on JAFFE would be tuning on the developm
 """
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,11 @@ from sklearn.metrics import roc_auc_score
 from emojax import data as data_lib
 from emojax import evaluate, photoset, pipeline
 from emojax.io import EmojaxError, command_line, markdown_table, report, run
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script, experiments/ is not on the path
+    sys.path.insert(0, str(ROOT))
+from experiments.generalization_table import diagnosis_parser  # noqa: E402
 
 GRID = np.round(np.arange(-4, 4.01, 0.1), 2)
 NEGATIVE = ("angry", "disgust", "fear")   # the classes every model misses on posed photo sets
@@ -49,12 +54,8 @@ def fit_offsets(log_p: np.ndarray, labels: np.ndarray, sweeps: int = 10) -> np.n
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("model", help="saved model folder")
-    p.add_argument("--data", help="FER2013 (default: $EMOJAX_DATA, then data/)")
-    p.add_argument("--photos", required=True, help="labelled photo set (e.g. JAFFE)")
+    p = diagnosis_parser(__doc__, out="Markdown file to write, its figure beside it (default: print only)")
     p.add_argument("--runs", help="runs table JSON (experiments/generalization_table.py) to plot beside the curve")
-    p.add_argument("--out", help="Markdown file to write, its figure beside it (default: print only)")
     args = p.parse_args(argv)
     runs = json.loads(Path(args.runs).read_text()) if args.runs else []
     ds = data_lib.load(args.data, verbose=False)

@@ -41,6 +41,16 @@ def scoring_parser(doc: str) -> argparse.ArgumentParser:
     return p
 
 
+def diagnosis_parser(doc: str, out: str = "Markdown file to write (default: print only)") -> argparse.ArgumentParser:
+    """The flags of a diagnosis of one saved model on FER2013 and a photo set."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("model", help="saved model folder")
+    p.add_argument("--data", help="FER2013 (default: $EMOJAX_DATA, then data/)")
+    p.add_argument("--photos", required=True, help="labelled photo set (e.g. JAFFE)")
+    p.add_argument("--out", help=out)
+    return p
+
+
 def publictest_and_photos(args: argparse.Namespace):
     """PublicTest (its first ``--limit`` images), the photo set, and its crops with the faces found."""
     val = data_lib.require(data_lib.load(args.data, verbose=False).val, "validation (PublicTest)")

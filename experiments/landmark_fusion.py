@@ -15,7 +15,8 @@ generalization. Writes a Markdown table.
 """
 from __future__ import annotations
 
-import argparse
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -27,6 +28,11 @@ from tqdm import tqdm
 from emojax import data as data_lib
 from emojax import evaluate, face, photoset, pipeline
 from emojax.io import command_line, markdown_table, report, run
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script, experiments/ is not on the path
+    sys.path.insert(0, str(ROOT))
+from experiments.generalization_table import diagnosis_parser  # noqa: E402
 
 WEIGHTS = (0.0, 0.2, 0.5, 1.0)
 
@@ -64,11 +70,7 @@ def geometry(crops: np.ndarray, box: tuple[int, int, int, int], desc: str) -> np
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("model", help="saved model folder")
-    p.add_argument("--data", help="FER2013 (default: $EMOJAX_DATA, then data/)")
-    p.add_argument("--photos", required=True, help="labelled photo set (e.g. JAFFE)")
-    p.add_argument("--out", help="Markdown file to write (default: print only)")
+    p = diagnosis_parser(__doc__)
     args = p.parse_args(argv)
     ds = data_lib.load(args.data, verbose=False)
     photos = photoset.read(args.photos)

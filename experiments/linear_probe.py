@@ -8,7 +8,8 @@ its penultimate layer, its seven logits, and, as references that never saw FER20
 raw pixels and dlib's face-recognition ResNet (descriptor and pooled features). A probe that
 reads anger where the network's own rule does not means the representation holds it and the
 rule learnt from FER2013 puts it elsewhere. Beside it: the FER2013 Training labels of each face's
-20 nearest training faces in the penultimate space (where FER2013 keeps faces like it), and the
+20 nearest training faces in the penultimate space (where FER2013 keeps faces like it; FER+'s
+crowd votes for the same faces beside them, where ``fer2013new.csv`` lies beside the data), and the
 network's logits centred per person (no labels: each person's mean logits moved to PublicTest's).
 The probes train on the photo set: a diagnosis, never a model to ship. One view, C = 0.1 fixed
 beforehand (0.01 to 1 move these figures by about two points).
@@ -18,7 +19,8 @@ beforehand (0.01 to 1 move these figures by about two points).
 """
 from __future__ import annotations
 
-import argparse
+import sys
+from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -28,7 +30,13 @@ from sklearn.preprocessing import StandardScaler
 
 from emojax import baseline, evaluate, models, photoset, pretrained
 from emojax import data as data_lib
+from emojax.data import FER_CLASSES
 from emojax.io import EmojaxError, command_line, markdown_table, positive_int, report, run
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script, experiments/ is not on the path
+    sys.path.insert(0, str(ROOT))
+from experiments.generalization_table import diagnosis_parser  # noqa: E402
 
 NEIGHBOURS = 20
 
@@ -68,16 +76,12 @@ def scored(truth: np.ndarray, pred: np.ndarray, classes) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("model", help="saved VGG model folder")
-    p.add_argument("--data", help="FER2013 (default: $EMOJAX_DATA, then data/)")
-    p.add_argument("--photos", required=True, help="labelled photo set that names its people (JAFFE)")
+    p = diagnosis_parser(__doc__)
     p.add_argument("--limit", type=positive_int, help="only the first N Training faces as neighbours (quick checks)")
-    p.add_argument("--out", help="Markdown file to write (default: print only)")
     args = p.parse_args(argv)
     model, variables, meta = models.load(args.model)
-    if not isinstance(model, models.VGG):
-        raise EmojaxError(f"{args.model}: a VGG is needed (its layers are read by name)")
+    if not isinstance(model, models.VGG) or tuple(meta["classes"]) != FER_CLASSES:
+        raise EmojaxError(f"{args.model}: a VGG of FER2013's seven classes is needed (its layers are read by name)")
     photos = photoset.read(args.photos)
     people = np.array([ph.person for ph in photos])
     if not all(people) or len(set(people)) < 2:
@@ -85,11 +89,15 @@ def main(argv=None) -> int:
     ds = data_lib.load(args.data, verbose=False)
     crops, found = photoset.crops(photos, progress=True)
     photos, people, crops = [ph for ph, f in zip(photos, found) if f], people[found], crops[found]
-    classes = list(meta["classes"])
+    classes = list(FER_CLASSES)
     truth = np.array([classes.index(ph.emotion) for ph in photos])
 
     own = vgg_features(model, variables, crops)
     train = ds.train.subset(slice(0, args.limit))
+    try:  # FER+'s ten raters for the same faces, where fer2013new.csv lies beside the data
+        crowd = data_lib.load(args.data, verbose=False, ferplus_soft=True).train.subset(slice(0, args.limit)).targets
+    except EmojaxError:
+        crowd = None
     fer = vgg_features(model, variables, train.images)
     dlib = pretrained.crop_features(crops)
     sets = {"VGG last conv stage": own["conv"], "VGG penultimate": own["penultimate"],
@@ -105,17 +113,21 @@ def main(argv=None) -> int:
 
     unit = lambda a: a / (np.linalg.norm(a, axis=1, keepdims=True) + 1e-9)
     near = np.argsort(-(unit(own["penultimate"]) @ unit(fer["penultimate"]).T), 1)[:, :NEIGHBOURS]
-    votes = np.stack([np.bincount(train.labels[i], minlength=len(classes)) / NEIGHBOURS for i in near])
-    neighbours = {c: votes[truth == k].mean(0).tolist() for k, c in enumerate(classes) if (truth == k).any()}
+    labels = np.eye(len(classes))[train.labels]
+    neighbours = {what: {c: t[near[truth == k]].mean((0, 1)).tolist()
+                         for k, c in enumerate(classes) if (truth == k).any()}
+                  for what, t in (("FER2013 labels", labels), ("FER+ votes", crowd)) if t is not None}
 
     table = markdown_table(["rule", args.photos, *classes],
                            [[n, *photoset.score_cells(r, classes)] for n, r in rows.items()])
-    near_table = markdown_table(["photo set's class", *[f"{c} (%)" for c in classes]],
-                                [[c, *[f"{100 * v:.0f}" for v in vs]] for c, vs in neighbours.items()])
+    near_rows = [[c, what, *[f"{100 * v:.0f}" for v in by_class[c]]]
+                 for c in neighbours["FER2013 labels"] for what, by_class in neighbours.items()]
+    near_table = markdown_table(["photo set's class", "neighbours'", *[f"{c} (%)" for c in classes]], near_rows)
     text = (f"`{args.model}`, one view, {len(photos)} photos with a face found, {len(set(people))} people. "
             "Probes: logistic regression fitted on the other people, scored on each person in turn "
             "(leave one person out); recall per class (%).\n\n"
-            f"{table}\n\nThe FER2013 Training labels of each photo's {NEIGHBOURS} nearest training faces "
+            f"{table}\n\nThe FER2013 Training labels (and FER+'s crowd votes over the same seven classes, "
+            f"the label where FER+ drops a face) of each photo's {NEIGHBOURS} nearest training faces "
             "(cosine, penultimate layer), averaged per class of the photo set:\n\n"
             f"{near_table}\n\n`{command_line(__file__, argv)}`\n")
     report(text, {"rules": rows, "neighbours": neighbours}, args.out)

@@ -12,15 +12,20 @@ on a labelled photo set through the whole photo pipeline. Writes a Markdown tabl
 """
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
+from pathlib import Path
 
 import numpy as np
 
 from emojax import data as data_lib
 from emojax import models, photoset, pipeline, robustness
 from emojax.io import report, run
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script, experiments/ is not on the path
+    sys.path.insert(0, str(ROOT))
+from experiments.generalization_table import diagnosis_parser  # noqa: E402
 
 
 class Matched:
@@ -36,11 +41,7 @@ class Matched:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("model", help="saved model folder")
-    p.add_argument("--data", help="FER2013 (default: $EMOJAX_DATA, then data/)")
-    p.add_argument("--photos", required=True, help="labelled photo set (e.g. JAFFE)")
-    p.add_argument("--out", help="Markdown file to write (default: print only)")
+    p = diagnosis_parser(__doc__)
     args = p.parse_args(argv)
     ds = data_lib.load(args.data, verbose=False)
     train = ds.train.images.astype(np.float32)
