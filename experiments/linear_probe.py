@@ -87,7 +87,9 @@ def main(argv=None) -> int:
     people = np.array([ph.person for ph in photos])
     if not all(people) or len(set(people)) < 2:
         raise EmojaxError(f"{args.photos}: the photo set must name at least two people (JAFFE's file names do)")
-    ds = data_lib.load(args.data, verbose=False)
+    src = data_lib.find_data(args.data)  # FER+'s ten raters for the same faces, where fer2013new.csv lies beside
+    votes = src is not None and src.with_name("fer2013new.csv").is_file()
+    ds = data_lib.load(args.data, verbose=False, ferplus_soft=votes)
     crops, found = photoset.crops(photos, progress=True)
     photos, people, crops = [ph for ph, f in zip(photos, found) if f], people[found], crops[found]
     classes = list(FER_CLASSES)
@@ -95,10 +97,6 @@ def main(argv=None) -> int:
 
     own = vgg_features(model, variables, crops)
     train = ds.train.subset(slice(0, args.limit))
-    try:  # FER+'s ten raters for the same faces, where fer2013new.csv lies beside the data
-        crowd = data_lib.load(args.data, verbose=False, ferplus_soft=True).train.subset(slice(0, args.limit)).targets
-    except EmojaxError:
-        crowd = None
     fer = vgg_features(model, variables, train.images)
     dlib = pretrained.crop_features(crops)
     sets = {"VGG last conv stage": own["conv"], "VGG penultimate": own["penultimate"],
@@ -117,7 +115,7 @@ def main(argv=None) -> int:
     labels = np.eye(len(classes))[train.labels]
     neighbours = {what: {c: t[near[truth == k]].mean((0, 1)).tolist()
                          for k, c in enumerate(classes) if (truth == k).any()}
-                  for what, t in (("FER2013 labels", labels), ("FER+ votes", crowd)) if t is not None}
+                  for what, t in (("FER2013 labels", labels), ("FER+ votes", train.targets)) if t is not None}
 
     table = markdown_table(["rule", args.photos, *classes],
                            [[n, *photoset.score_cells(r, classes)] for n, r in rows.items()])
