@@ -46,6 +46,9 @@ class Config:
     ferplus_soft: float = 0.0        # FER2013 labels: weight of FER+'s 7-class vote distribution in the target
     subtle_repeat: int = 1           # times each subtle Training face (FER2013 names an emotion, FER+'s
                                      #   majority says neutral) appears per epoch (``subtle_faces``)
+    posed: tuple = ()                # classes laid on neutral Training faces as posed expressions
+    posed_share: float = 0.5         #   (``geometry.posed``): share of the neutral faces per class,
+    posed_strength: tuple = (1.5, 3.5)  # and the range of the class's brow-and-eye shift (x its mean)
     teacher: tuple = ()              # distillation: saved models whose averaged probabilities on the
     distill: float = 0.0             #   clean Training faces are this weight of the target
     epochs: int = 60
@@ -611,6 +614,25 @@ def subtle_faces(split: data_lib.Split, classes) -> np.ndarray:
     return (split.labels != neutral) & (split.targets.argmax(1) == neutral)
 
 
+def with_posed(cfg: Config, split: data_lib.Split, classes) -> data_lib.Split:
+    """``split`` with ``geometry.posed`` faces appended (made once per run from the seed, so a
+    resumed run trains on the same ones); their soft targets, where the split has some, one-hot."""
+    from emojax import geometry
+
+    unknown = set(cfg.posed) - set(classes)
+    if unknown or "neutral" not in classes or "neutral" in cfg.posed:
+        raise EmojaxError(f"posed needs classes of the data other than neutral: {sorted(unknown) or ['neutral']}")
+    if cfg.teacher:
+        raise EmojaxError("posed faces with teachers: the teachers would name them neutral; use one or the other")
+    if not 0 < cfg.posed_share <= 1:
+        raise EmojaxError(f"posed_share {cfg.posed_share} is not a share in (0, 1]")
+    images, labels = geometry.posed(split.images, split.labels, classes, cfg.posed, cfg.posed_share,
+                                    cfg.posed_strength, seed=cfg.seed)
+    targets = None if split.targets is None else np.concatenate(
+        [split.targets, np.eye(split.targets.shape[1], dtype=split.targets.dtype)[labels]])
+    return data_lib.Split(np.concatenate([split.images, images]), np.concatenate([split.labels, labels]), targets)
+
+
 def training_data(cfg: Config, ds: data_lib.Dataset):
     """What every training path needs, checked: ``(train split, validation split, mesh,
     steps per epoch, soft targets or None)``."""
@@ -623,6 +645,8 @@ def training_data(cfg: Config, ds: data_lib.Dataset):
         subtle = np.flatnonzero(subtle_faces(train_split, ds.classes))
         train_split = train_split.subset(np.concatenate(
             [np.arange(len(train_split)), np.tile(subtle, cfg.subtle_repeat - 1)]))
+    if cfg.posed:
+        train_split = with_posed(cfg, train_split, ds.classes)
     val = data_lib.require(ds.val, "validation (PublicTest)")
     mesh = data_mesh()
     n_dev = mesh.devices.size

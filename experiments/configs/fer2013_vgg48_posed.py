@@ -1,0 +1,22 @@
+"""The shipped recipe (``fer2013_vgg48_mixup2``, no teachers) from the shipped model, with posed
+anger made from neutral faces (``geometry.posed``): half of Training's neutral faces warped so
+that their brows and eyes move as FER2013's mean angry face's do against its mean neutral one,
+1.5-3.5 times as far, the mouth kept closed, and labelled angry (2,482 faces added to Training).
+
+Why: every model reads JAFFE's posed anger as neutral (0% recall), yet a linear probe on the
+shipped model's own features finds it (``results/generalization/probe.md``). The landmarks say
+what differs: against its own neutral mean, FER2013's angry face opens its mouth by 1.2 neutral
+standard deviations and lowers its inner brows by 0.5; JAFFE's angry photos (against each
+poser's neutral ones) open it by 0.2 and lower the brows by 1.0, knitting them 2.5x as much.
+FER2013 teaches shouting; posed anger (EMFACS: AU4 + AU5/7 + AU23) is brows and eyes over a
+closed mouth. The warps give FER2013's own brow-and-eye anger, stronger, with a neutral mouth
+and texture. 4 epochs."""
+import dataclasses
+
+from experiments.configs.fer2013_vgg48_mixup2 import CONFIG as BASE
+
+CONFIG = dataclasses.replace(
+    BASE, teacher=(), distill=0.0, posed=("angry",), posed_share=0.5, posed_strength=(1.5, 3.5), epochs=4,
+    why=BASE.why + (" Then, without teachers, half of the neutral Training faces warped into posed "
+                    "anger (brows and eyes moved as FER2013's mean angry face's, 1.5-3.5x, the mouth "
+                    "kept), labelled angry, 4 epochs."))
