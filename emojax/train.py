@@ -614,7 +614,7 @@ def subtle_faces(split: data_lib.Split, classes) -> np.ndarray:
     return (split.labels != neutral) & (split.targets.argmax(1) == neutral)
 
 
-def with_posed(cfg: Config, split: data_lib.Split, classes) -> data_lib.Split:
+def with_posed(cfg: Config, split: data_lib.Split, classes, progress: bool = True) -> data_lib.Split:
     """``split`` with ``geometry.posed`` faces appended (made once per run from the seed, so a
     resumed run trains on the same ones); their soft targets, where the split has some, one-hot."""
     from emojax import geometry
@@ -627,13 +627,13 @@ def with_posed(cfg: Config, split: data_lib.Split, classes) -> data_lib.Split:
     if not 0 < cfg.posed_share <= 1:
         raise EmojaxError(f"posed_share {cfg.posed_share} is not a share in (0, 1]")
     images, labels = geometry.posed(split.images, split.labels, classes, cfg.posed, cfg.posed_share,
-                                    cfg.posed_strength, seed=cfg.seed)
+                                    cfg.posed_strength, seed=cfg.seed, progress=progress)
     targets = None if split.targets is None else np.concatenate(
         [split.targets, np.eye(split.targets.shape[1], dtype=split.targets.dtype)[labels]])
     return data_lib.Split(np.concatenate([split.images, images]), np.concatenate([split.labels, labels]), targets)
 
 
-def training_data(cfg: Config, ds: data_lib.Dataset):
+def training_data(cfg: Config, ds: data_lib.Dataset, progress: bool = True):
     """What every training path needs, checked: ``(train split, validation split, mesh,
     steps per epoch, soft targets or None)``."""
     train_split = data_lib.require(ds.train, "training")
@@ -646,7 +646,7 @@ def training_data(cfg: Config, ds: data_lib.Dataset):
         train_split = train_split.subset(np.concatenate(
             [np.arange(len(train_split)), np.tile(subtle, cfg.subtle_repeat - 1)]))
     if cfg.posed:
-        train_split = with_posed(cfg, train_split, ds.classes)
+        train_split = with_posed(cfg, train_split, ds.classes, progress)
     val = data_lib.require(ds.val, "validation (PublicTest)")
     mesh = data_mesh()
     n_dev = mesh.devices.size
@@ -726,7 +726,7 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
     from tqdm import tqdm
 
     out = Path(out)
-    train_split, val, mesh, steps, soft = training_data(cfg, ds)
+    train_split, val, mesh, steps, soft = training_data(cfg, ds, progress)
     if cfg.engine not in ("host", "device"):
         raise EmojaxError(f"unknown engine {cfg.engine!r}: host or device")
 

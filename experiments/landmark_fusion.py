@@ -18,15 +18,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from tqdm import tqdm
 
 from emojax import data as data_lib
-from emojax import evaluate, face, photoset, pipeline
+from emojax import evaluate, geometry, photoset, pipeline
 from emojax.io import command_line, markdown_table, report, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,36 +35,9 @@ from experiments.generalization_table import diagnosis_parser  # noqa: E402
 WEIGHTS = (0.0, 0.2, 0.5, 1.0)
 
 
-SCALE, BORDER = 4, 48  # crops are upscaled 4x and framed by 48 px of repeated edge
-
-
-def _upscaled(crop: np.ndarray) -> np.ndarray:
-    big = cv2.resize(crop, (48 * SCALE, 48 * SCALE), interpolation=cv2.INTER_CUBIC)
-    return cv2.copyMakeBorder(big, BORDER, BORDER, BORDER, BORDER, cv2.BORDER_REPLICATE)
-
-
-def fixed_box(crops: np.ndarray) -> tuple[int, int, int, int]:
-    """The median HOG face box on upscaled crops: one box for every crop of every set."""
-    boxes = [b[0] for b in (face.face_locations(_upscaled(c), upsample=0) for c in crops) if len(b) == 1]
-    return tuple(int(v) for v in np.median(np.array(boxes), 0))
-
-
-def crop_landmarks(crops: np.ndarray, box: tuple[int, int, int, int], desc: str) -> np.ndarray:
-    """(N, 68, 2) landmarks in the 48x48 crops' pixel coordinates, found on the upscaled crops."""
-    pts = np.stack([face.face_landmarks(_upscaled(c), [box])[0] for c in tqdm(crops, desc=desc, leave=False)])
-    return (pts - BORDER + 0.5) / SCALE - 0.5
-
-
-def geometry(crops: np.ndarray, box: tuple[int, int, int, int], desc: str) -> np.ndarray:
+def shape_features(crops: np.ndarray, box: tuple[int, int, int, int], desc: str) -> np.ndarray:
     """(N, 136) landmark coordinates, eye midpoint at the origin, eyes level and one unit apart."""
-    pts = crop_landmarks(crops, box, desc)
-    left, right = pts[:, 36:42].mean(1), pts[:, 42:48].mean(1)
-    v = right - left
-    angle = np.arctan2(v[:, 1], v[:, 0])
-    c, s = np.cos(angle)[:, None], np.sin(angle)[:, None]
-    q = pts - ((left + right) / 2)[:, None]
-    x, y = c * q[..., 0] + s * q[..., 1], -s * q[..., 0] + c * q[..., 1]
-    return (np.stack([x, y], -1) / np.linalg.norm(v, axis=1)[:, None, None]).reshape(len(pts), -1)
+    return geometry.normalised(geometry.crop_landmarks(crops, box, desc)).reshape(len(crops), -1)
 
 
 def main(argv=None) -> int:
@@ -75,13 +46,13 @@ def main(argv=None) -> int:
     ds = data_lib.load(args.data, verbose=False)
     photos = photoset.read(args.photos)
     crops, found = photoset.crops(photos, progress=True)
-    box = fixed_box(ds.train.images[:800])
+    box = geometry.fixed_box(ds.train.images[:800])
     shape = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced"))
-    shape.fit(geometry(ds.train.images, box, "Training landmarks"), ds.train.labels)
+    shape.fit(shape_features(ds.train.images, box, "Training landmarks"), ds.train.labels)
     cnn = pipeline.load_classifier(args.model, views=1)
     log_p = {}
     for name, images in (("val", ds.val.images), ("photos", crops[found])):
-        g = geometry(images, box, f"{name} landmarks")
+        g = shape_features(images, box, f"{name} landmarks")
         log_p[name] = (np.log(cnn.predict_proba(images) + 1e-6), np.log(shape.predict_proba(g) + 1e-6))
     classes = list(cnn.classes)
     truth = np.array([classes.index(ph.emotion) for ph in photos])

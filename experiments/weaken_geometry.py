@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from skimage.transform import PiecewiseAffineTransform, SimilarityTransform, warp
+from skimage.transform import SimilarityTransform
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,13 +30,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from emojax import data as data_lib  # noqa: E402
-from emojax import evaluate, photoset, pipeline  # noqa: E402
+from emojax import evaluate, geometry, photoset, pipeline  # noqa: E402
 from emojax.io import EmojaxError, atomic_path, command_line, markdown_table, report, run  # noqa: E402
-from experiments.landmark_fusion import crop_landmarks, fixed_box  # noqa: E402
 
 SHARES = (0.0, 0.5, 1.0)
-# The crop's corners and edge midpoints stay where they are, so the warp covers the whole crop.
-FRAME = np.array([(x, y) for x in (0, 23.5, 47) for y in (0, 23.5, 47) if (x, y) != (23.5, 23.5)])
 
 
 def _fit(kind, src: np.ndarray, dst: np.ndarray):
@@ -67,9 +64,7 @@ def weaken(crop: np.ndarray, points: np.ndarray, neutral: np.ndarray, share: flo
     if share == 0:
         return crop, 0.0
     moved = points + share * (neutral_target(points, neutral) - points)
-    to_input = _fit(PiecewiseAffineTransform, np.concatenate([moved, FRAME]), np.concatenate([points, FRAME]))
-    out = warp(crop.astype(np.float64), to_input, output_shape=crop.shape, order=1, mode="edge", preserve_range=True)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8), float(np.linalg.norm(moved - points, axis=1).mean())
+    return geometry.warp(crop, points, moved), float(np.linalg.norm(moved - points, axis=1).mean())
 
 
 def main(argv=None) -> int:
@@ -83,10 +78,10 @@ def main(argv=None) -> int:
     val = data_lib.require(ds.val, "validation (PublicTest)")
     classes = list(ds.classes)
     neutral_label = classes.index("neutral")
-    box = fixed_box(ds.train.images[:800])
-    neutral = mean_shape(crop_landmarks(
+    box = geometry.fixed_box(ds.train.images[:800])
+    neutral = mean_shape(geometry.crop_landmarks(
         ds.train.images[ds.train.labels == neutral_label][:args.neutral_faces], box, "Training neutral landmarks"))
-    points = crop_landmarks(val.images, box, "PublicTest landmarks")
+    points = geometry.crop_landmarks(val.images, box, "PublicTest landmarks")
     clf = pipeline.load_classifier(args.model, views=1)
     expressive = val.labels != neutral_label
     rows, shown = {}, {}

@@ -131,26 +131,6 @@ def test_occlusion_sensitivity_table(tiny_cnn, photo_set, tmp_path):
     assert "experiments/occlusion_sensitivity.py" in out.read_text()
 
 
-def test_landmark_geometry_is_normalised_and_mirrors(small_fer):
-    """Real FER2013 crops through dlib's landmark predictor: the eyes land at (-0.5, 0) and
-    (0.5, 0) whatever the crop's pose, and a mirrored crop gives the mirrored shape (the
-    x axis flips), so the features measure the face, not where it sits in the crop."""
-    import numpy as np
-
-    from experiments.landmark_fusion import fixed_box, geometry
-
-    crops = small_fer.train.images[:40]
-    box = fixed_box(crops)
-    g = geometry(crops, box, "test").reshape(len(crops), 68, 2)
-    eyes = np.stack([g[:, 36:42].mean(1), g[:, 42:48].mean(1)], 1)
-    np.testing.assert_allclose(eyes, np.broadcast_to([[-0.5, 0.0], [0.5, 0.0]], eyes.shape), atol=1e-6)
-    mirrored = geometry(crops[:, :, ::-1].copy(), box, "test").reshape(len(crops), 68, 2)
-    chin_tip, nose_tip = 8, 33  # on the face's axis: their x flips sign in the mirror
-    for k in (chin_tip, nose_tip):
-        assert np.median(np.abs(mirrored[:, k, 0] + g[:, k, 0])) < 0.1
-        assert np.median(np.abs(mirrored[:, k, 1] - g[:, k, 1])) < 0.1
-
-
 def test_fit_offsets_finds_a_class_the_scores_underrate():
     """Class 0's faces score 1.5 below where they should: the offsets lift it back, and the
     accuracy they give is never below the scores' own (coordinate ascent starts at zero)."""
@@ -457,11 +437,11 @@ def test_weakened_geometry_moves_the_landmarks_and_their_pixels(small_fer):
     face itself."""
     import numpy as np
 
-    from experiments.landmark_fusion import crop_landmarks, fixed_box
+    from emojax.geometry import crop_landmarks, fixed_box
     from experiments.weaken_geometry import mean_shape, neutral_target, weaken
 
     crops = small_fer.train.images[:30]
-    points = crop_landmarks(crops, fixed_box(crops), "test")
+    points = crop_landmarks(crops, fixed_box(crops), progress=False)
     neutral = mean_shape(points)
     sample = lambda img, pts: img[np.clip(np.rint(pts[:, 1]).astype(int), 0, 47),
                                   np.clip(np.rint(pts[:, 0]).astype(int), 0, 47)].astype(float)

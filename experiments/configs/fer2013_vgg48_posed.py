@@ -1,7 +1,7 @@
 """The shipped recipe (``fer2013_vgg48_mixup2``, no teachers) from the shipped model, with posed
 anger made from neutral faces (``geometry.posed``): half of Training's neutral faces warped so
 that their brows and eyes move as FER2013's mean angry face's do against its mean neutral one,
-1.5-3.5 times as far, the mouth kept closed, and labelled angry (2,482 faces added to Training).
+1.5-3.5 times as far, the mouth kept closed, and labelled angry (2,484 faces added to Training).
 
 Why: every model reads JAFFE's posed anger as neutral (0% recall), yet a linear probe on the
 shipped model's own features finds it (``results/generalization/probe.md``). The landmarks say

@@ -1,0 +1,58 @@
+"""Face shape on 48x48 crops (``emojax.geometry``), on real FER2013 rows through real dlib."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from emojax import geometry, train
+from emojax.io import EmojaxError
+
+
+def test_landmark_geometry_is_normalised_and_mirrors(small_fer):
+    """Real FER2013 crops through dlib's landmark predictor: the eyes land at (-0.5, 0) and
+    (0.5, 0) whatever the crop's pose, and a mirrored crop gives the mirrored shape (the
+    x axis flips), so the features measure the face, not where it sits in the crop."""
+    crops = small_fer.train.images[:40]
+    box = geometry.fixed_box(crops)
+    g = geometry.normalised(geometry.crop_landmarks(crops, box, progress=False))
+    eyes = np.stack([g[:, 36:42].mean(1), g[:, 42:48].mean(1)], 1)
+    np.testing.assert_allclose(eyes, np.broadcast_to([[-0.5, 0.0], [0.5, 0.0]], eyes.shape), atol=1e-6)
+    mirrored = geometry.normalised(geometry.crop_landmarks(crops[:, :, ::-1].copy(), box, progress=False))
+    chin_tip, nose_tip = 8, 33  # on the face's axis: their x flips sign in the mirror
+    for k in (chin_tip, nose_tip):
+        assert np.median(np.abs(mirrored[:, k, 0] + g[:, k, 0])) < 0.1
+        assert np.median(np.abs(mirrored[:, k, 1] - g[:, k, 1])) < 0.1
+
+
+def test_posed_anger_moves_brows_not_the_mouth(small_fer):
+    """Neutral FER2013 faces warped into posed anger: measured again by dlib, their inner brows
+    sit lower and closer together than the neutral faces' (FER2013's angry brows, stronger),
+    their mouths as open as before; labelled angry, as many as the share asks, the same for a
+    seed. ``Config.posed`` appends exactly these faces to the training split."""
+    ds = small_fer
+    classes = list(ds.classes)
+    neutral = ds.train.labels == classes.index("neutral")
+    faces, labels = geometry.posed(ds.train.images, ds.train.labels, classes, ("angry",), 0.2, (1.5, 3.5),
+                                   progress=False)
+    assert len(faces) == round(0.2 * neutral.sum()) > 40 and faces.dtype == np.uint8
+    assert (labels == classes.index("angry")).all()
+
+    box = geometry.fixed_box(ds.train.images[:800])
+    before = geometry.normalised(geometry.crop_landmarks(ds.train.images[neutral], box, progress=False))
+    after = geometry.normalised(geometry.crop_landmarks(faces, box, progress=False))
+    inner_brow_y = lambda n: n[:, [19, 20, 21, 22, 23, 24], 1].mean(1)
+    brow_gap = lambda n: n[:, 22, 0] - n[:, 21, 0]
+    mouth_open = lambda n: n[:, 66, 1] - n[:, 62, 1]
+    sd = lambda f: f(before).std()
+    assert (inner_brow_y(after).mean() - inner_brow_y(before).mean()) / sd(inner_brow_y) > 0.5  # y grows downwards
+    assert (brow_gap(before).mean() - brow_gap(after).mean()) / sd(brow_gap) > 0.3
+    assert abs(mouth_open(after).mean() - mouth_open(before).mean()) / sd(mouth_open) < 0.3
+
+    cfg = train.Config(model="small", model_kwargs={"width": 4}, posed=("angry",), posed_share=0.2)
+    split, *_ = train.training_data(cfg, ds, progress=False)
+    np.testing.assert_array_equal(split.images, np.concatenate([ds.train.images, faces]))
+    np.testing.assert_array_equal(split.labels, np.concatenate([ds.train.labels, labels]))
+    for bad, why in (({"posed": ("neutral",)}, "other than neutral"), ({"posed": ("joy",)}, "joy"),
+                     ({"posed_share": 0.0}, "share"), ({"teacher": ("results/model",), "distill": 0.5}, "teachers")):
+        with pytest.raises(EmojaxError, match=why):
+            train.training_data(dataclasses.replace(cfg, **bad), ds, progress=False)
