@@ -56,3 +56,16 @@ def test_posed_anger_moves_brows_not_the_mouth(small_fer):
                      ({"posed_share": 0.0}, "share"), ({"teacher": ("results/model",), "distill": 0.5}, "teachers")):
         with pytest.raises(EmojaxError, match=why):
             train.training_data(dataclasses.replace(cfg, **bad), ds, progress=False)
+
+
+def test_expression_shifts_are_per_person():
+    """Two people whose measures differ by a constant: against each one's own neutral, the
+    class's shift is what the expression adds, not who posed it; pooled, it is not."""
+    from experiments.expression_shapes import shifts
+
+    classes = ["angry", "neutral"]
+    people = np.array(["a", "a", "b", "b", "b"])
+    labels = np.array([0, 1, 0, 1, 1])
+    values = np.array([1.0, 0.0, 11.0, 10.0, 10.0])  # b sits 10 above a; anger adds 1 to each
+    assert shifts(values, labels, classes, people) == {"angry": 1.0}
+    assert shifts(values, labels, classes)["angry"] == pytest.approx(6.0 - 20.0 / 3)

@@ -5,7 +5,7 @@ that their brows and eyes move as FER2013's mean angry face's do against its mea
 
 Why: every model reads JAFFE's posed anger as neutral (0% recall), yet a linear probe on the
 shipped model's own features finds it (``results/generalization/probe.md``). The landmarks say
-what differs: against its own neutral mean, FER2013's angry face opens its mouth by 1.2 neutral
+what differs (``results/generalization/shapes.md``): against its own neutral mean, FER2013's angry face opens its mouth by 1.2 neutral
 standard deviations and lowers its inner brows by 0.5; JAFFE's angry photos (against each
 poser's neutral ones) open it by 0.2 and lower the brows by 1.0, knitting them 2.5x as much.
 FER2013 teaches shouting; posed anger (EMFACS: AU4 + AU5/7 + AU23) is brows and eyes over a
