@@ -90,6 +90,14 @@ def shifted(points: np.ndarray, shift: np.ndarray, strength: float) -> np.ndarra
     return points + np.stack([c * d[:, 0] - s * d[:, 1], s * d[:, 0] + c * d[:, 1]], -1)
 
 
+def pose(crops: np.ndarray, points: np.ndarray, shift: np.ndarray, strengths: np.ndarray,
+         desc: str = "posed faces", progress: bool = True) -> np.ndarray:
+    """Each crop warped so that its landmarks move by a normalised ``shift`` times its strength."""
+    return np.array([warp(c, q, shifted(q, shift, st))
+                     for c, q, st in zip(tqdm(crops, desc=desc, leave=False, disable=not progress), points, strengths)],
+                    np.uint8).reshape(-1, SIZE, SIZE)
+
+
 def posed(images: np.ndarray, labels: np.ndarray, classes, expressions, share: float,
           strength: tuple[float, float], seed: int = 0, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Posed expressions made from neutral faces: for each of ``expressions``, a ``share`` of
@@ -100,19 +108,15 @@ def posed(images: np.ndarray, labels: np.ndarray, classes, expressions, share: f
     neutral = classes.index("neutral")
     wanted = [classes.index(e) for e in expressions]
     keep = np.isin(labels, wanted + [neutral])
-    box = fixed_box(images[:800])
-    pts = crop_landmarks(images[keep], box, "landmarks for posed faces", progress)
     faces_in, lab = images[keep], labels[keep]
+    pts = crop_landmarks(faces_in, fixed_box(images[:800]), "landmarks for posed faces", progress)
     rng = np.random.default_rng(seed)
     neutral_idx = np.flatnonzero(lab == neutral)
-    faces, out_labels = [], []
+    faces, out_labels = [np.zeros((0, SIZE, SIZE), np.uint8)], []
     for k in wanted:
-        shift = expression_shift(pts, lab, k, neutral)
         chosen = rng.choice(neutral_idx, size=int(round(share * len(neutral_idx))), replace=False)
         strengths = rng.uniform(*strength, size=len(chosen))
-        for i, st in zip(tqdm(chosen, desc=f"posed {classes[k]}", leave=False, disable=not progress), strengths):
-            faces.append(warp(faces_in[i], pts[i], shifted(pts[i], shift, st)))
+        faces.append(pose(faces_in[chosen], pts[chosen], expression_shift(pts, lab, k, neutral), strengths,
+                          f"posed {classes[k]}", progress))
         out_labels += [k] * len(chosen)
-    if not faces:
-        return np.zeros((0, SIZE, SIZE), np.uint8), np.zeros(0, np.int32)
-    return np.stack(faces), np.array(out_labels, np.int32)
+    return np.concatenate(faces), np.array(out_labels, np.int32)

@@ -71,8 +71,9 @@ def main(argv=None) -> int:
     neutral = train.labels == classes.index("neutral")
     rows = {}
     for name, f in MEASURES.items():
-        sd = float(f(fer)[neutral].std())
-        rows[name] = {"FER2013": {c: v / sd for c, v in shifts(f(fer), train.labels, classes).items()},
+        values = f(fer)
+        sd = float(values[neutral].std())
+        rows[name] = {"FER2013": {c: v / sd for c, v in shifts(values, train.labels, classes).items()},
                       "photos": {c: v / sd for c, v in shifts(f(own), truth, classes, people[found]).items()}}
     shown = [c for c in classes if c != "neutral"]
     table = markdown_table(

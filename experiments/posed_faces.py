@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     calm = val.images[val.labels == neutral]
     points = geometry.crop_landmarks(calm, box, "PublicTest landmarks")
     strengths = np.random.default_rng(0).uniform(*STRENGTH, len(calm))
-    posed = np.stack([geometry.warp(c, q, geometry.shifted(q, shift, s)) for c, q, s in zip(calm, points, strengths)])
+    posed = geometry.pose(calm, points, shift, strengths)
     rows = {}
     for name, clf in models:
         pred, on_posed = clf.predict(val.images), clf.predict(posed)

@@ -40,9 +40,10 @@ def test_posed_anger_moves_brows_not_the_mouth(small_fer):
     box = geometry.fixed_box(ds.train.images[:800])
     before = geometry.normalised(geometry.crop_landmarks(ds.train.images[neutral], box, progress=False))
     after = geometry.normalised(geometry.crop_landmarks(faces, box, progress=False))
-    inner_brow_y = lambda n: n[:, [19, 20, 21, 22, 23, 24], 1].mean(1)
-    brow_gap = lambda n: n[:, 22, 0] - n[:, 21, 0]
-    mouth_open = lambda n: n[:, 66, 1] - n[:, 62, 1]
+    from experiments.expression_shapes import MEASURES
+
+    inner_brow_y, brow_gap = MEASURES["inner brows, height (down +)"], MEASURES["gap between the brows"]
+    mouth_open = MEASURES["mouth opening"]
     sd = lambda f: f(before).std()
     assert (inner_brow_y(after).mean() - inner_brow_y(before).mean()) / sd(inner_brow_y) > 0.5  # y grows downwards
     assert (brow_gap(before).mean() - brow_gap(after).mean()) / sd(brow_gap) > 0.3
