@@ -286,6 +286,13 @@ def align(image: np.ndarray, landmarks: np.ndarray, size: int = 48) -> np.ndarra
     return crop if k == 1 else cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
 
 
+def aligned_landmarks(landmarks: np.ndarray, size: int = 48) -> np.ndarray:
+    """The (68, 2) full-image ``landmarks`` in the pixel coordinates of the crop :func:`align`
+    cuts from them: the face's shape at full resolution, where the crop's pixels are."""
+    m, _ = _similarity(landmarks, size)
+    return landmarks @ m[:, :2].T + m[:, 2]
+
+
 def detect_faces(image: np.ndarray, upsample: int = 1, detect_width: int | None = None,
                  detector: str = "hog") -> list[Face]:
     """Detect, landmark and align every face, ordered left to right so indices are stable.

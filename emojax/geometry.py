@@ -9,6 +9,11 @@ angry Training face's mouth is 1.2 neutral standard deviations more open than th
 one), while a posed anger such as JAFFE's keeps the mouth closed and lowers and knits the brows
 (Ekman's EMFACS prototype: AU4 + AU5/7 + AU23). Laying FER2013's own anger geometry on neutral
 Training faces, brows and eyes only, makes faces with that posed anger and no shouting texture.
+
+What ``amplified`` is for: the network reads FER2013's expressions mostly from texture and hardly
+moves for a posed face's quieter geometry. Measured against the same person's other faces (so
+that who they are drops out), each face's shape is pushed further from that person's average:
+posed anger's lowered brows, fear's raised ones, become as plain as FER2013's.
 """
 from __future__ import annotations
 
@@ -21,7 +26,9 @@ from emojax import face
 
 SCALE, BORDER = 4, 48  # crops are upscaled 4x and framed by 48 px of repeated edge
 BROWS_AND_EYES = np.r_[17:27, 36:48]  # dlib's 68-point indices: brows 17-26, eyes 36-47
+WHOLE_FACE = np.arange(68)
 SIZE = 48
+MIN_OTHERS = 3  # a person's reference averages at least this many other faces: fewer are mostly one expression
 # The crop's corners and edge midpoints stay where they are, so a warp covers the whole crop.
 FRAME = np.array([(x, y) for x in (0, 23.5, 47) for y in (0, 23.5, 47) if (x, y) != (23.5, 23.5)])
 _GRID = np.stack(np.meshgrid(np.arange(SIZE, dtype=np.float64), np.arange(SIZE, dtype=np.float64)), -1).reshape(-1, 2)
@@ -120,3 +127,33 @@ def posed(images: np.ndarray, labels: np.ndarray, classes, expressions, share: f
                           f"posed {classes[k]}", progress))
         out_labels += [k] * len(chosen)
     return np.concatenate(faces), np.array(out_labels, np.int32)
+
+
+def own_references(points: np.ndarray, people) -> np.ndarray:
+    """(N, 68, 2) normalised shapes: for each face, the mean shape of the same person's *other*
+    faces (who they are, without this expression), NaN where the person is unknown ("" or None)
+    or has fewer than ``MIN_OTHERS`` other faces."""
+    n = normalised(points)
+    people = np.asarray([p or "" for p in people], dtype=object)
+    out = np.full_like(n, np.nan)
+    for who in set(people) - {""}:
+        idx = np.flatnonzero(people == who)
+        if len(idx) - 1 >= MIN_OTHERS:
+            total = n[idx].sum(0)
+            out[idx] = (total - n[idx]) / (len(idx) - 1)
+    return out
+
+
+def amplified(crops: np.ndarray, points: np.ndarray, references: np.ndarray, strength: float = 3.0,
+              region: np.ndarray = WHOLE_FACE, progress: bool = False) -> np.ndarray:
+    """Each crop warped so that its normalised shape (the ``region`` points; the rest stay)
+    lies ``strength`` times as far from its reference (:func:`own_references`) as it does: an
+    expression stays that expression, only plainer; a face like its reference hardly moves.
+    Faces with a NaN reference are kept as they are."""
+    moves = np.zeros_like(points, dtype=np.float64)
+    moves[:, region] = (normalised(points) - references)[:, region]
+    out = np.array(crops, np.uint8, copy=True)
+    for i in tqdm(np.flatnonzero(~np.isnan(moves).any((1, 2))), desc="amplified faces", leave=False,
+                  disable=not progress):
+        out[i] = warp(crops[i], points[i], shifted(points[i], moves[i], strength - 1))
+    return out

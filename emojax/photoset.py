@@ -94,31 +94,61 @@ def read(path: str | Path) -> list[Photo]:
     return photos
 
 
-def crops(photos: list[Photo], upsample: int = 1, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """The aligned 48x48 crop of the largest face in each photo: ``(crops (N, 48, 48) uint8,
-    found (N,) bool)``; a photo with no face gets a blank crop and ``found`` False."""
+def located(photos: list[Photo], upsample: int = 1, progress: bool = False
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The aligned 48x48 crop of the largest face in each photo and its 68 landmarks in the
+    crop's coordinates (found at full resolution): ``(crops (N, 48, 48) uint8, points (N, 68, 2),
+    found (N,) bool)``; a photo with no face gets a blank crop, zero points and ``found`` False."""
     from tqdm import tqdm
 
     from emojax import face
 
     out = np.zeros((len(photos), 48, 48), np.uint8)
+    points = np.zeros((len(photos), 68, 2))
     found = np.zeros(len(photos), bool)
     for i, p in enumerate(tqdm(photos, desc="faces", disable=not progress, leave=False)):
         faces = face.detect_faces(face.load_image(p.path), upsample=upsample)
         if faces:
             largest = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
-            out[i], found[i] = largest.crop, True
-    return out, found
+            out[i], points[i], found[i] = largest.crop, face.aligned_landmarks(largest.landmarks), True
+    return out, points, found
+
+
+def crops(photos: list[Photo], upsample: int = 1, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`located` without the landmarks: ``(crops, found)``."""
+    images, _, found = located(photos, upsample, progress)
+    return images, found
+
+
+def amplified(photos: list[Photo], images: np.ndarray, points: np.ndarray, found: np.ndarray,
+            strength: float = 3.0) -> np.ndarray:
+    """The crops with each face's expression made ``strength`` times plainer against the same
+    person's other photos in the set (``geometry.amplified``); photos of an unknown person, or of
+    one with fewer than ``geometry.MIN_OTHERS`` other faces found, are kept as they are."""
+    from emojax import geometry
+
+    out = images.copy()
+    people = [p.person for p, f in zip(photos, found) if f]
+    out[found] = geometry.amplified(images[found], points[found],
+                                    geometry.own_references(points[found], people), strength)
+    return out
 
 
 def evaluate(classifier, photos: list[Photo], images: np.ndarray | None = None,
-             found: np.ndarray | None = None, upsample: int = 1, progress: bool = False) -> dict:
+             found: np.ndarray | None = None, upsample: int = 1, progress: bool = False,
+             amplify: float | None = None) -> dict:
     """Accuracy over the whole set (a photo whose face is not found counts as wrong),
     per-class recall, the confusion matrix, and the photos with no face. ``images`` and
-    ``found`` (from :func:`crops`) skip the face pipeline when scoring several models."""
+    ``found`` (from :func:`crops`) skip the face pipeline when scoring several models.
+    ``amplify``: score the crops of :func:`amplified` at that strength (the face pipeline runs)."""
     from emojax.evaluate import report
 
-    if images is None:
+    changed = 0
+    if amplify is not None:
+        plain, points, found = located(photos, upsample, progress)
+        images = amplified(photos, plain, points, found, amplify)
+        changed = int((images != plain).any((1, 2)).sum())
+    elif images is None:
         images, found = crops(photos, upsample, progress)
     classes = tuple(classifier.classes)
     missing = [c for c in {p.emotion for p in photos} if c not in classes]
@@ -130,6 +160,8 @@ def evaluate(classifier, photos: list[Photo], images: np.ndarray | None = None,
         pred[found] = classifier.predict_proba(images[found]).argmax(1)
     rep = report(labels, pred, classes)  # -1 (no face) is wrong and in no column
     rep["faces_found"] = int(found.sum())
+    if amplify is not None:
+        rep["amplified"] = changed
     rep["no_face"] = [str(p.path) for p, f in zip(photos, found) if not f]
     return rep
 

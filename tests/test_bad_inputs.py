@@ -236,6 +236,9 @@ CASES = [
     case("evaluate-photos-missing", EVAL + " --photos {t}/nope"),
     case("evaluate-photos-is-a-file", EVAL + " --photos {t}/afile"),
     case("evaluate-photos-empty-folder", EVAL + " --photos {in}/noimages"),
+    case("evaluate-flag-amplify-not-a-number", EVAL + " --photos {in}/noimages --amplify strong"),
+    case("evaluate-flag-amplify-zero", EVAL + " --photos {in}/noimages --amplify 0"),
+    case("evaluate-flag-amplify-without-photos", EVAL + " --amplify 3", contains="--photos"),
     case("evaluate-out-is-a-file", EVAL + " --out {t}/afile"),
     case("evaluate-out-under-a-file", EVAL + " --out {t}/afile/sub"),
     # ------------------------------------------------------------------ data

@@ -460,3 +460,40 @@ def test_weakened_geometry_moves_the_landmarks_and_their_pixels(small_fer):
             moved.append(px)
     assert len(moved) > 10 and np.mean(moved) > 1
     assert np.mean(followed) < 0.6 * np.mean(stayed)
+
+
+def test_amplified_photos_move_away_from_their_person(tiny_cnn, flat, photo_set, tmp_path):
+    """JAFFE photos through the face pipeline, each made 3x plainer against the same person's
+    other photos: dlib, run again on the warped crops, finds them about that much further from
+    their person's average shape. Photos with no person (a folder per emotion) stay as they
+    are; the command line says how many faces it changed."""
+    import numpy as np
+
+    from emojax import geometry, photoset
+    from emojax.pipeline import load_classifier
+
+    photos = photoset.read(flat)
+    images, points, found = photoset.located(photos)
+    assert found.all() and len({p.person for p in photos}) == 3
+    amplified = photoset.amplified(photos, images, points, found, 3.0)
+    box = geometry.fixed_box(images)
+    people = [p.person for p in photos]
+
+    references = geometry.own_references(geometry.crop_landmarks(images, box, progress=False), people)
+
+    def spread(crops):  # brows, eyes, nose and mouth: the jaw line runs along the crop's edge
+        n = geometry.normalised(geometry.crop_landmarks(crops, box, progress=False))
+        return np.linalg.norm(n - references, axis=-1)[:, 17:].mean(1)
+
+    assert np.median(spread(amplified) / spread(images)) > 1.8
+
+    unnamed = photoset.read(photo_set)
+    clf = load_classifier(tiny_cnn)
+    rep = photoset.evaluate(clf, unnamed, amplify=3.0)
+    assert rep["amplified"] == 0 and rep["accuracy"] == photoset.evaluate(clf, unnamed)["accuracy"]
+
+    proc = run_cli("-m", "emojax.evaluate", "--model", str(tiny_cnn), "--photos", str(flat), "--amplify", "3",
+                   "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert f"3x plainer against the same person's other photos: {len(photos)} faces" in proc.stdout
+    assert json.loads((tmp_path / "eval_photos_flat.json").read_text())["amplified"] == len(photos)

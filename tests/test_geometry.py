@@ -70,3 +70,16 @@ def test_expression_shifts_are_per_person():
     values = np.array([1.0, 0.0, 11.0, 10.0, 10.0])  # b sits 10 above a; anger adds 1 to each
     assert shifts(values, labels, classes, people) == {"angry": 1.0}
     assert shifts(values, labels, classes)["angry"] == pytest.approx(6.0 - 20.0 / 3)
+
+
+def test_own_references_average_each_persons_other_faces():
+    """A face's reference is the mean normalised shape of the same person's *other* faces;
+    faces of an unknown person, or of one with too few other faces, get none (NaN)."""
+    rng = np.random.default_rng(0)
+    points = rng.normal(0, 3, (9, 68, 2)) + np.linspace(0, 40, 68)[None, :, None]
+    people = ["a"] * 5 + ["b"] * geometry.MIN_OTHERS + [""]
+    refs = geometry.own_references(points, people)
+    n = geometry.normalised(points)
+    for i in range(5):
+        np.testing.assert_allclose(refs[i], n[[j for j in range(5) if j != i]].mean(0))
+    assert np.isnan(refs[5:]).all()  # "b" has one face too few; "" is nobody in particular
