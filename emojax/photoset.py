@@ -121,17 +121,19 @@ def crops(photos: list[Photo], upsample: int = 1, progress: bool = False) -> tup
 
 
 def amplified(photos: list[Photo], images: np.ndarray, points: np.ndarray, found: np.ndarray,
-            strength: float = 3.0) -> np.ndarray:
+              strength: float = 3.0, region: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The crops with each face's expression made ``strength`` times plainer against the same
-    person's other photos in the set (``geometry.amplified``); photos of an unknown person, or of
+    person's other photos in the set (``geometry.amplified``, on the ``region`` landmarks, the
+    whole face by default), and which photos that changed: those of an unknown person, or of
     one with fewer than ``geometry.MIN_OTHERS`` other faces found, are kept as they are."""
     from emojax import geometry
 
-    out = images.copy()
-    people = [p.person for p, f in zip(photos, found) if f]
-    out[found] = geometry.amplified(images[found], points[found],
-                                    geometry.own_references(points[found], people), strength)
-    return out
+    refs = geometry.own_references(points[found], [p.person for p, f in zip(photos, found) if f])
+    out, changed = images.copy(), np.zeros(len(photos), bool)
+    out[found] = geometry.amplified(images[found], points[found], refs, strength,
+                                    geometry.WHOLE_FACE if region is None else region)
+    changed[found] = ~np.isnan(refs).any((1, 2))
+    return out, changed
 
 
 def evaluate(classifier, photos: list[Photo], images: np.ndarray | None = None,
@@ -143,11 +145,9 @@ def evaluate(classifier, photos: list[Photo], images: np.ndarray | None = None,
     ``amplify``: score the crops of :func:`amplified` at that strength (the face pipeline runs)."""
     from emojax.evaluate import report
 
-    changed = 0
     if amplify is not None:
-        plain, points, found = located(photos, upsample, progress)
-        images = amplified(photos, plain, points, found, amplify)
-        changed = int((images != plain).any((1, 2)).sum())
+        images, points, found = located(photos, upsample, progress)
+        images, changed = amplified(photos, images, points, found, amplify)
     elif images is None:
         images, found = crops(photos, upsample, progress)
     classes = tuple(classifier.classes)
@@ -161,7 +161,7 @@ def evaluate(classifier, photos: list[Photo], images: np.ndarray | None = None,
     rep = report(labels, pred, classes)  # -1 (no face) is wrong and in no column
     rep["faces_found"] = int(found.sum())
     if amplify is not None:
-        rep["amplified"] = changed
+        rep["amplified"] = int(changed.sum())
     rep["no_face"] = [str(p.path) for p, f in zip(photos, found) if not f]
     return rep
 

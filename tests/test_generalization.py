@@ -475,17 +475,15 @@ def test_amplified_photos_move_away_from_their_person(tiny_cnn, flat, photo_set,
     photos = photoset.read(flat)
     images, points, found = photoset.located(photos)
     assert found.all() and len({p.person for p in photos}) == 3
-    amplified = photoset.amplified(photos, images, points, found, 3.0)
+    amplified, _ = photoset.amplified(photos, images, points, found, 3.0)
     box = geometry.fixed_box(images)
-    people = [p.person for p in photos]
+    plain = geometry.crop_landmarks(images, box, progress=False)
+    references = geometry.own_references(plain, [p.person for p in photos])
 
-    references = geometry.own_references(geometry.crop_landmarks(images, box, progress=False), people)
+    def spread(pts):  # brows, eyes, nose and mouth: the jaw line runs along the crop's edge
+        return np.linalg.norm(geometry.normalised(pts) - references, axis=-1)[:, 17:].mean(1)
 
-    def spread(crops):  # brows, eyes, nose and mouth: the jaw line runs along the crop's edge
-        n = geometry.normalised(geometry.crop_landmarks(crops, box, progress=False))
-        return np.linalg.norm(n - references, axis=-1)[:, 17:].mean(1)
-
-    assert np.median(spread(amplified) / spread(images)) > 1.8
+    assert np.median(spread(geometry.crop_landmarks(amplified, box, progress=False)) / spread(plain)) > 1.8
 
     unnamed = photoset.read(photo_set)
     clf = load_classifier(tiny_cnn)
