@@ -4,14 +4,15 @@ The video is made from skimage's astronaut photo (head and shoulders, face about
 wide, gently rocking and drifting; MJPG like most webcams deliver) and run through exactly
 what ``python -m emojax.live`` does per frame: decode, grey, detect (HOG at 640 px,
 upsample 0, plus landmarks and alignment of what it finds) or track (landmark refit and
-alignment in the previous box), classify, smooth. Printing and drawing are left out.
+alignment in the previous box), with ``--amplify`` the warp against the face's usual shape,
+classify, smooth. Printing and drawing are left out.
 
 For each --detect-every setting it prints the FPS, the median milliseconds of each stage
 over the frames where it ran (and how many did), and how close the crops come to those of
 detection on every frame: mean absolute difference in grey levels and the share of frames
 whose top class (unsmoothed) agrees.
 
-    python benchmarks/bench_live.py [--frames 300] [--detect-every 1 3 5] [--model svm]
+    python benchmarks/bench_live.py [--frames 300] [--detect-every 1 3 5] [--model svm] [--amplify 3]
 """
 from __future__ import annotations
 
@@ -30,13 +31,15 @@ from emojax.live import FaceTracker  # noqa: E402
 from emojax.pipeline import load_classifier  # noqa: E402
 from experiments.live_screenshot import astronaut_video  # noqa: E402
 
-STAGES = ["decode", "grey", "detect", "track", "classify", "smooth"]
+STAGES = ["decode", "grey", "detect", "track", "amplify", "classify", "smooth"]
 
 
-def run(video: Path, classifier, detect_every: int, frames: int) -> tuple[dict[str, list[float]], list[float], list]:
+def run(video: Path, classifier, detect_every: int, frames: int,
+        amplify: float | None = None) -> tuple[dict[str, list[float]], list[float], list]:
     """Per-stage seconds, per-frame total seconds, and each frame's crop (None without a face)."""
     timings: dict[str, list[float]] = {}
-    tracker = FaceTracker(classifier, detect_every=detect_every, detect_width=640, upsample=0, timings=timings)
+    tracker = FaceTracker(classifier, detect_every=detect_every, detect_width=640, upsample=0, amplify=amplify,
+                          timings=timings)
     cap = cv2.VideoCapture(str(video))
     totals, crops = [], []
     for _ in range(frames):
@@ -57,11 +60,12 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=300, help="frames of 30 FPS video per setting (default: %(default)s)")
     p.add_argument("--detect-every", type=int, nargs="+", default=[1, 3, 5], help="settings to time (default: 1 3 5)")
     p.add_argument("--model", help="as for emojax.live (default: the shipped CNN)")
+    p.add_argument("--amplify", type=float, metavar="K", help="as for emojax.live: time the warp too")
     args = p.parse_args()
     classifier = load_classifier(args.model)
     with tempfile.TemporaryDirectory() as tmp:
         video = astronaut_video(Path(tmp) / "astronaut.avi", seconds=-(-args.frames // 30), fps=30)
-        results = {n: run(video, classifier, n, args.frames) for n in sorted(set(args.detect_every) | {1})}
+        results = {n: run(video, classifier, n, args.frames, args.amplify) for n in sorted(set(args.detect_every) | {1})}
     reference = results[1][2]
     ref_top = classifier.predict_proba(np.stack([c for c in reference if c is not None])).argmax(1)
     print("detect_every   FPS  total_med  total_p90  " + "  ".join(f"{s:>13}" for s in STAGES)

@@ -142,8 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--amplify", type=positive_float, metavar="K",
                    help="with --photos: make each face's expression K times plainer against the same person's "
                    "other photos before classifying (the face's landmarks pushed K times as far from that "
-                   "person's average shape; 3 was chosen on JAFFE). Needs who is who: JAFFE's file names or a "
-                   "person column in the CSV; other photos are scored as they are")
+                   "person's average shape, its grey levels twice as far from their usual look; 3 was chosen on "
+                   "JAFFE). Needs who is who: JAFFE's file names or a person column in the CSV; other photos are "
+                   "scored as they are")
     p.add_argument("--corruptions", action="store_true",
                    help="also score the split under the corruption benchmark (noise, JPEG, blur, contrast, "
                    "lighting, sharpening, low resolution; emojax.robustness)")

@@ -13,7 +13,9 @@ Training faces, brows and eyes only, makes faces with that posed anger and no sh
 What ``amplified`` is for: the network reads FER2013's expressions mostly from texture and hardly
 moves for a posed face's quieter geometry. Measured against the same person's other faces (so
 that who they are drops out), each face's shape is pushed further from that person's average:
-posed anger's lowered brows, fear's raised ones, become as plain as FER2013's.
+posed anger's lowered brows, fear's raised ones, become as plain as FER2013's. Its texture is
+too: how its grey levels differ from the person's usual look in the same shape (furrows, a
+wrinkled nose) is made ``texture`` times as strong.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ BROWS_AND_EYES = np.r_[17:27, 36:48]  # dlib's 68-point indices: brows 17-26, ey
 WHOLE_FACE = np.arange(68)
 SIZE = 48
 MIN_OTHERS = 3  # a person's reference averages at least this many other faces: fewer are mostly one expression
+TEXTURE = 2.0  # how much stronger ``amplified`` makes a face's texture against its person's usual look (JAFFE)
 # The crop's corners and edge midpoints stay where they are, so a warp covers the whole crop.
 FRAME = np.array([(x, y) for x in (0, 23.5, 47) for y in (0, 23.5, 47) if (x, y) != (23.5, 23.5)])
 _GRID = np.stack(np.meshgrid(np.arange(SIZE, dtype=np.float64), np.arange(SIZE, dtype=np.float64)), -1).reshape(-1, 2)
@@ -144,16 +147,39 @@ def own_references(points: np.ndarray, people) -> np.ndarray:
     return out
 
 
+def own_looks(crops: np.ndarray, points: np.ndarray, people) -> np.ndarray:
+    """(N, 48, 48) float: for each face, the mean of the same person's *other* crops, each warped
+    into this face's shape: their usual look, wearing this face's expression's shape. NaN where
+    :func:`own_references` has none. Through the person's mean shape, so 2N warps, not N squared."""
+    people = np.asarray([p or "" for p in people], dtype=object)
+    out = np.full(crops.shape, np.nan)
+    for who in set(people) - {""}:
+        idx = np.flatnonzero(people == who)
+        if len(idx) - 1 < MIN_OTHERS:
+            continue
+        mean_shape = points[idx].mean(0)
+        into = np.array([warp(crops[i], points[i], mean_shape) for i in idx], np.float32)
+        total = into.sum(0)
+        for k, i in enumerate(idx):
+            out[i] = warp((total - into[k]) / (len(idx) - 1), mean_shape, points[i])
+    return out
+
+
 def amplified(crops: np.ndarray, points: np.ndarray, references: np.ndarray, strength: float = 3.0,
-              region: np.ndarray = WHOLE_FACE, progress: bool = False) -> np.ndarray:
+              region: np.ndarray = WHOLE_FACE, looks: np.ndarray | None = None, texture: float = TEXTURE,
+              progress: bool = False) -> np.ndarray:
     """Each crop warped so that its normalised shape (the ``region`` points; the rest stay)
     lies ``strength`` times as far from its reference (:func:`own_references`) as it does: an
     expression stays that expression, only plainer; a face like its reference hardly moves.
-    Faces with a NaN reference are kept as they are."""
+    With ``looks`` (:func:`own_looks`), first its grey levels are moved ``texture`` times as far
+    from them. Faces with a NaN reference are kept as they are."""
     moves = np.zeros_like(points, dtype=np.float64)
     moves[:, region] = (normalised(points) - references)[:, region]
     out = np.array(crops, np.uint8, copy=True)
     for i in tqdm(np.flatnonzero(~np.isnan(moves).any((1, 2))), desc="amplified faces", leave=False,
                   disable=not progress):
-        out[i] = warp(crops[i], points[i], shifted(points[i], moves[i], strength - 1))
+        crop = crops[i]
+        if looks is not None and not np.isnan(looks[i]).any():
+            crop = np.clip(np.rint(crop + (texture - 1) * (crop - looks[i])), 0, 255).astype(np.uint8)
+        out[i] = warp(crop, points[i], shifted(points[i], moves[i], strength - 1))
     return out

@@ -4,6 +4,7 @@
     python -m emojax.live --video clip.mp4 --save annotated.mp4
     python -m emojax.live --show                   # window with boxes, bars and FPS; q or Esc quits
     python -m emojax.live --collect me/ --label happy   # also save the face crops for personal fine-tuning
+    python -m emojax.live --amplify 3              # quiet expressions made plainer against your usual face
 
 Printed lines (stdout), for every face at least once per ``--every`` seconds::
 
@@ -29,6 +30,15 @@ Each track's probabilities are an exponential moving average: the old value keep
 ``--smoothing`` per 1/30 s of video or wall time (so the same setting behaves alike at
 any frame rate), which stops labels from flickering without lagging by more than a fraction
 of a second.
+
+Amplification (``--amplify K``): the network hardly moves for a posed face's quieter expression.
+Each track keeps its face's usual look (the mean normalised 68-landmark shape and the mean crop
+of its frames older than ``AMPLIFY_LAG`` seconds); once a face
+has been followed ``AMPLIFY_AFTER`` seconds, its crop is warped so that its landmarks lie K times
+as far from that shape, its grey levels first moved twice as far from the face's mean look
+(``geometry.amplified``), before it is classified: who the person is drops out, their
+expression is exaggerated. Saved crops (``--collect``) and drawn faces stay as they are.
+Measured by ``experiments/amplify_live.py``.
 
 Capture (``--collect DIR --label EMOTION``): each tracked face's aligned 48x48 crop (the
 one the classifier sees) is saved as ``DIR/EMOTION_NNNNN.png``, at most ``--collect-rate``
@@ -59,14 +69,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from emojax import face
-from emojax.io import EmojaxError, atomic_path, check_out_dir, run
+from emojax import face, geometry
+from emojax.io import EmojaxError, atomic_path, check_out_dir, positive_float, run
 from emojax.pipeline import Classifier, FacePrediction, load_classifier
 from emojax.predict import annotate
 
 MIN_IOU = 0.3  # a detection continues a track only if their boxes overlap at least this much
 PATIENCE = 2  # detections a track may miss in a row before it is dropped
 REFERENCE_FPS = 30.0  # --smoothing is the weight of the past per frame at this rate
+AMPLIFY_LAG = 2.0  # seconds before a frame's shape joins its face's reference (--amplify)
+AMPLIFY_AFTER = 4.0  # seconds a face is followed before --amplify changes its crops
 WINDOW = "emojax live"
 
 
@@ -80,6 +92,41 @@ class Track:
     crop: np.ndarray
     probs: np.ndarray | None = None  # smoothed class probabilities
     missed: int = 0  # detections in a row that did not find it
+    usual: Usual | None = None  # its usual look so far (with --amplify)
+
+
+class Usual:
+    """A face's usual look, for ``--amplify``: the mean normalised shape (``geometry.normalised``)
+    and the mean crop (warped into the shape of the face's first frame) of its frames older than
+    ``lag`` seconds, so that an expression held for a moment is not yet part of what it is
+    measured against."""
+
+    def __init__(self, lag: float = AMPLIFY_LAG):
+        self.lag, self.count, self.first = lag, 0, None
+        self.shape, self.look = np.zeros((68, 2)), np.zeros((48, 48), np.float32)
+        self.canvas: np.ndarray | None = None  # the crop points the mean look is kept in
+        self.recent: collections.deque[tuple[float, np.ndarray, np.ndarray]] = collections.deque()
+
+    def add(self, crop: np.ndarray, points: np.ndarray, t: float) -> None:
+        """One frame's crop and its landmarks in the crop's coordinates (``face.aligned_landmarks``)."""
+        if self.first is None:
+            self.first, self.canvas = t, points
+        self.recent.append((t, crop, points))
+        while self.recent and self.recent[0][0] <= t - self.lag:
+            _, c, q = self.recent.popleft()
+            self.shape += geometry.normalised(q[None])[0]
+            self.look += geometry.warp(c.astype(np.float32), q, self.canvas)
+            self.count += 1
+
+    def ready(self, t: float) -> bool:
+        """Whether the face has been followed ``AMPLIFY_AFTER`` seconds (and has a reference)."""
+        return self.first is not None and t - self.first >= AMPLIFY_AFTER and self.count > 0
+
+    def amplified(self, crop: np.ndarray, points: np.ndarray, strength: float) -> np.ndarray:
+        """The crop made ``strength`` times plainer against this usual look (``geometry.amplified``)."""
+        look = geometry.warp(self.look / self.count, self.canvas, points)
+        return geometry.amplified(crop[None], points[None], (self.shape / self.count)[None], strength,
+                                  looks=look[None])[0]
 
 
 def iou(a: face.Box, b: face.Box) -> float:
@@ -108,10 +155,10 @@ class FaceTracker:
     """Frames in, tracked faces with smoothed probabilities out (see the module docstring)."""
 
     def __init__(self, classifier: Classifier, smoothing: float = 0.9, detect_every: int = 3,
-                 detect_width: int | None = 640, upsample: int = 0,
+                 detect_width: int | None = 640, upsample: int = 0, amplify: float | None = None,
                  timings: dict[str, list[float]] | None = None):
         self.classifier, self.classes = classifier, tuple(classifier.classes)
-        self.smoothing, self.detect_every = smoothing, detect_every
+        self.smoothing, self.detect_every, self.amplify = smoothing, detect_every, amplify
         self.detect_width, self.upsample = detect_width, upsample
         self.timings = timings  # stage -> seconds per frame, recorded when given (benchmarks)
         self.tracks: list[Track] = []
@@ -120,6 +167,9 @@ class FaceTracker:
         # Load dlib's landmark model and compile the classifier now, not on the first face.
         face.face_landmarks(np.zeros((64, 64), np.uint8), [(0, 0, 64, 64)])
         classifier.predict_proba(np.zeros((1, 48, 48), np.uint8))
+        if amplify:  # scipy's first triangulation loads its linear algebra: about a second
+            points = np.random.default_rng(0).uniform(8, 40, (68, 2))
+            geometry.warp(np.zeros((48, 48), np.uint8), points, points + 0.5)
 
     def _lap(self, stage: str, start: float) -> float:
         now = time.perf_counter()
@@ -140,7 +190,11 @@ class FaceTracker:
                 follow(gray, track)
         start = self._lap("detect" if detecting else "track", start)
         if self.tracks:
-            probs = self.classifier.predict_proba(np.stack([tr.crop for tr in self.tracks]))
+            crops = [tr.crop for tr in self.tracks]
+            if self.amplify:
+                crops = [self._amplified(tr, t) for tr in self.tracks]
+                start = self._lap("amplify", start)
+            probs = self.classifier.predict_proba(np.stack(crops))
             start = self._lap("classify", start)
             dt = 0.0 if self.last_t is None else max(t - self.last_t, 0.0)
             keep = self.smoothing ** (dt * REFERENCE_FPS)
@@ -150,6 +204,15 @@ class FaceTracker:
         self.frames += 1
         self.last_t = t
         return self.tracks
+
+    def _amplified(self, track: Track, t: float) -> np.ndarray:
+        """The crop with its expression made ``amplify`` times plainer against the face's usual
+        look (the same crop until the face has been followed long enough)."""
+        points = face.aligned_landmarks(track.landmarks)
+        track.usual = track.usual or Usual()
+        crop = track.usual.amplified(track.crop, points, self.amplify) if track.usual.ready(t) else track.crop
+        track.usual.add(track.crop, points, t)
+        return crop
 
     def _match(self, gray: np.ndarray, faces: list[face.Face]) -> None:
         """Continue tracks with the detections that overlap them most; start, keep or drop the rest."""
@@ -330,6 +393,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="times the detector doubles its frame: each finds faces half as wide at about 4x the "
                          "cost (default: %(default)s; at 0 faces narrower than about 55 px at --detect-width "
                          "are missed)")
+    ap.add_argument("--amplify", type=positive_float, metavar="K",
+                    help="make each face's expression K times plainer against its own usual face (the mean "
+                         "shape of its frames so far) before classifying: helps quiet, posed expressions (3 is "
+                         f"a good value; starts after a face has been followed {AMPLIFY_AFTER:g} s)")
     ap.add_argument("--collect", type=Path, metavar="DIR",
                     help="save each tracked face's 48x48 crop as a PNG in DIR and its --label in DIR/label.csv "
                          "(material for experiments/personalize.py --images DIR)")
@@ -369,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # one view, one forward pass per face per frame: the smoothing averages frames instead
         tracker = FaceTracker(load_classifier(args.model, views=1), args.smoothing, args.detect_every,
-                              args.detect_width, args.upsample)
+                              args.detect_width, args.upsample, args.amplify)
         with (atomic_path(args.save) if args.save else contextlib.nullcontext()) as out:
             problem = _loop(cap, tracker, args, camera, out, collector)
     finally:

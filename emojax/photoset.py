@@ -121,17 +121,22 @@ def crops(photos: list[Photo], upsample: int = 1, progress: bool = False) -> tup
 
 
 def amplified(photos: list[Photo], images: np.ndarray, points: np.ndarray, found: np.ndarray,
-              strength: float = 3.0, region: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The crops with each face's expression made ``strength`` times plainer against the same
-    person's other photos in the set (``geometry.amplified``, on the ``region`` landmarks, the
-    whole face by default), and which photos that changed: those of an unknown person, or of
-    one with fewer than ``geometry.MIN_OTHERS`` other faces found, are kept as they are."""
+              strength: float = 3.0, region: np.ndarray | None = None,
+              texture: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The crops with each face's expression made ``strength`` times plainer in shape, and
+    ``texture`` times in grey levels (``geometry.TEXTURE`` by default; 1: shape only), against
+    the same person's other photos in the set (``geometry.amplified``, on the ``region``
+    landmarks, the whole face by default), and which photos that changed: those of an unknown
+    person, or of one with fewer than ``geometry.MIN_OTHERS`` other faces found, stay as they are."""
     from emojax import geometry
 
-    refs = geometry.own_references(points[found], [p.person for p, f in zip(photos, found) if f])
+    people = [p.person for p, f in zip(photos, found) if f]
+    refs = geometry.own_references(points[found], people)
+    texture = geometry.TEXTURE if texture is None else texture
+    looks = geometry.own_looks(images[found], points[found], people) if texture != 1 else None
     out, changed = images.copy(), np.zeros(len(photos), bool)
     out[found] = geometry.amplified(images[found], points[found], refs, strength,
-                                    geometry.WHOLE_FACE if region is None else region)
+                                    geometry.WHOLE_FACE if region is None else region, looks, texture)
     changed[found] = ~np.isnan(refs).any((1, 2))
     return out, changed
 

@@ -127,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
                     "DIR/<name>_timeline.png (each emotion's probability over time, per tracked face)")
     ap.add_argument("--every", type=positive_float, default=1.0, metavar="SECONDS",
                     help="videos: one result per face every this many seconds of video (default 1)")
+    ap.add_argument("--amplify", type=positive_float, metavar="K",
+                    help="videos: make each tracked face's expression K times plainer against its own usual "
+                    "face before classifying, as 'live --amplify' (photos are scored as they are)")
     ap.add_argument("--upsample", type=non_negative_int, default=1,
                     help="times the face detector upsamples the image: finds smaller faces, slower")
     ap.add_argument("--detector", choices=("hog", "cnn"), default="hog",
@@ -157,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     for f in files:
         if video.is_video(f):
             try:
-                rows = video.track(f, predictor.classifier, every=args.every, progress=True)
+                rows = video.track(f, predictor.classifier, every=args.every, progress=True,
+                                   amplify=args.amplify)
             except EmojaxError as e:
                 print(f"error: {e}", file=sys.stderr)
                 failed += 1

@@ -23,9 +23,11 @@ def is_video(path: str | Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTS
 
 
-def track(path: str | Path, classifier, every: float = 1.0, progress: bool = False) -> list[dict]:
+def track(path: str | Path, classifier, every: float = 1.0, progress: bool = False,
+          amplify: float | None = None) -> list[dict]:
     """Rows ``{"time", "face", "emotion", "probability", "probabilities"}``: one per face at
-    each multiple of ``every`` seconds (a row with ``face`` None where no face is in view)."""
+    each multiple of ``every`` seconds (a row with ``face`` None where no face is in view).
+    ``amplify``: the live predictor's ``--amplify`` (each face against its own usual shape)."""
     from tqdm import tqdm
 
     from emojax import live
@@ -34,7 +36,7 @@ def track(path: str | Path, classifier, every: float = 1.0, progress: bool = Fal
     fps = cap.get(cv2.CAP_PROP_FPS)
     fps = fps if 0 < fps < 1000 else 30.0
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-    tracker = live.FaceTracker(classifier)
+    tracker = live.FaceTracker(classifier, amplify=amplify)
     classes = tracker.classes
     rows, next_t, frames = [], 0.0, 0
     with tqdm(total=total, desc=Path(path).name, unit="frame", disable=not progress, leave=False) as bar:

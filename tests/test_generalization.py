@@ -465,7 +465,8 @@ def test_weakened_geometry_moves_the_landmarks_and_their_pixels(small_fer):
 def test_amplified_photos_move_away_from_their_person(tiny_cnn, flat, photo_set, tmp_path):
     """JAFFE photos through the face pipeline, each made 3x plainer against the same person's
     other photos: dlib, run again on the warped crops, finds them about that much further from
-    their person's average shape. Photos with no person (a folder per emotion) stay as they
+    their person's average shape; the texture step doubles how far the grey levels are from the
+    person's usual look. Photos with no person (a folder per emotion) stay as they
     are; the command line says how many faces it changed."""
     import numpy as np
 
@@ -475,7 +476,7 @@ def test_amplified_photos_move_away_from_their_person(tiny_cnn, flat, photo_set,
     photos = photoset.read(flat)
     images, points, found = photoset.located(photos)
     assert found.all() and len({p.person for p in photos}) == 3
-    amplified, _ = photoset.amplified(photos, images, points, found, 3.0)
+    amplified, _ = photoset.amplified(photos, images, points, found, 3.0, texture=1.0)  # the shape only
     box = geometry.fixed_box(images)
     plain = geometry.crop_landmarks(images, box, progress=False)
     references = geometry.own_references(plain, [p.person for p in photos])
@@ -484,6 +485,13 @@ def test_amplified_photos_move_away_from_their_person(tiny_cnn, flat, photo_set,
         return np.linalg.norm(geometry.normalised(pts) - references, axis=-1)[:, 17:].mean(1)
 
     assert np.median(spread(geometry.crop_landmarks(amplified, box, progress=False)) / spread(plain)) > 1.8
+    # The texture alone (strength 1): grey levels twice as far from the person's usual look, clipped.
+    looks = geometry.own_looks(images, points, [p.person for p in photos])
+    textured, _ = photoset.amplified(photos, images, points, found, 1.0, texture=2.0)
+    wanted = 2.0 * images - looks
+    inside = (wanted > 0) & (wanted < 255)
+    assert inside.mean() > 0.85 and np.abs(textured - wanted)[inside].max() <= 0.5 + 1e-6
+    assert (textured[~inside] % 255 == 0).all()  # the rest clipped to black or white
 
     unnamed = photoset.read(photo_set)
     clf = load_classifier(tiny_cnn)

@@ -83,3 +83,15 @@ def test_own_references_average_each_persons_other_faces():
     for i in range(5):
         np.testing.assert_allclose(refs[i], n[[j for j in range(5) if j != i]].mean(0))
     assert np.isnan(refs[5:]).all()  # "b" has one face too few; "" is nobody in particular
+
+
+def test_own_looks_average_each_persons_other_crops():
+    """Where a person's faces share one shape the warps change nothing, so each face's look is
+    the plain mean of the person's *other* crops; unknown people get none (NaN)."""
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, (7, 48, 48)).astype(np.uint8)
+    points = np.tile(rng.uniform(8, 40, (1, 68, 2)), (7, 1, 1))
+    looks = geometry.own_looks(crops, points, ["a"] * 5 + ["", ""])
+    for i in range(5):
+        np.testing.assert_allclose(looks[i], crops[[j for j in range(5) if j != i]].mean(0), atol=1e-3)
+    assert np.isnan(looks[5:]).all()

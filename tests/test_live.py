@@ -152,6 +152,58 @@ def test_smoothing_stops_flicker(smoothing: float, flips: int, last: int) -> Non
     assert labels[-1] == last  # smoothed, the average (0.55 vs 0.45) wins
 
 
+class Recording:
+    """A real classifier that keeps each batch of crops it is given."""
+
+    def __init__(self, classifier) -> None:
+        self.classifier, self.classes, self.batches = classifier, classifier.classes, []
+
+    def predict_proba(self, crops: np.ndarray) -> np.ndarray:
+        self.batches.append(np.array(crops))
+        return self.classifier.predict_proba(crops)
+
+
+def test_amplify_measures_each_face_against_its_own_past(tiny_model: Path, tmp_path: Path) -> None:
+    """One person's neutral photos for 6 s, then a surprised one, as an MP4 (JAFFE): until the face
+    has been followed AMPLIFY_AFTER s the classifier sees the plain crops; then dlib, run again on
+    the crops it sees, finds the surprise about 3x as far from the person's earlier shape as it is,
+    while the later neutral frames, like that shape, hardly change."""
+    from emojax import geometry, live, photoset
+    from experiments.amplify_live import write_video
+
+    jaffe = DATA / "jaffe"
+    if not jaffe.is_dir():
+        pytest.skip(f"JAFFE not found at {jaffe}")
+    photos = [ph for ph in photoset.read(jaffe) if ph.person == "KA"]
+    shown = [ph for ph in photos if ph.emotion == "neutral"][:3] + [ph for ph in photos if ph.emotion == "surprise"][:1]
+    fps, path = 10.0, tmp_path / "ka.mp4"
+    last = write_video(shown, path, 2.0, fps)
+    seen = Recording(load_classifier(tiny_model))
+    tracker, cap, plain, fed = FaceTracker(seen, amplify=3.0), cv2.VideoCapture(str(path)), [], []
+    for i in range(last[-1] + 1):
+        ok, frame = cap.read()
+        assert ok
+        (track,) = tracker.step(frame, i / fps)
+        plain.append(track.crop)
+        fed.append(seen.batches[-1][0])
+    plain, fed = np.stack(plain), np.stack(fed)
+    start = int(live.AMPLIFY_AFTER * fps)
+    assert (fed[:start] == plain[:start]).all() and (fed[start:] != plain[start:]).any(axis=(1, 2)).all()
+
+    box = geometry.fixed_box(plain)
+    plain_pts = geometry.crop_landmarks(plain, box, progress=False)
+    reference = geometry.normalised(plain_pts[:last[2] + 1]).mean(0)  # the neutral frames
+
+    def spread(pts):  # brows, eyes, nose and mouth: the jaw line runs along the crop's edge
+        return np.linalg.norm(geometry.normalised(pts) - reference, axis=-1)[:, 17:].mean(1)
+
+    surprise = slice(last[2] + 1, None)
+    ratio = spread(geometry.crop_landmarks(fed[surprise], box, progress=False)) / spread(plain_pts[surprise])
+    assert np.median(ratio) > 1.8
+    moved = np.abs(fed.astype(int) - plain).mean(axis=(1, 2))
+    assert moved[start:last[2] + 1].max() < moved[surprise].min() / 2
+
+
 def test_missing_camera() -> None:
     assert_one_line_error(live("--camera", "99", timeout=60), "no camera at index 99")
 
@@ -175,7 +227,7 @@ def test_help_explains_every_flag() -> None:
     proc = live("--help", timeout=60)
     assert proc.returncode == 0
     for flag in ["--camera", "--video", "--show", "--save", "--every", "--model", "--smoothing", "--detect-every",
-                 "--detect-width", "--max-frames"]:
+                 "--detect-width", "--amplify", "--max-frames"]:
         assert flag in proc.stdout
 
 
