@@ -33,12 +33,11 @@ of a second.
 
 Amplification (``--amplify K``): the network hardly moves for a posed face's quieter expression.
 Each track keeps its face's usual look (the mean normalised 68-landmark shape and the mean crop
-of its frames older than ``AMPLIFY_LAG`` seconds); once a face
-has been followed ``AMPLIFY_AFTER`` seconds, its crop is warped so that its landmarks lie K times
-as far from that shape, its grey levels first moved twice as far from the face's mean look
-(``geometry.amplified``), before it is classified: who the person is drops out, their
-expression is exaggerated. Saved crops (``--collect``) and drawn faces stay as they are.
-Measured by ``experiments/amplify_live.py``.
+of its frames older than ``AMPLIFY_LAG`` seconds); once a face has been followed
+``AMPLIFY_AFTER`` seconds, its grey levels are moved twice as far from that mean look and its
+crop is warped so that its landmarks lie K times as far from that shape (``geometry.amplified``)
+before it is classified: who the person is drops out, their expression is exaggerated. Saved
+crops (``--collect``) and drawn faces stay as they are. Measured by ``experiments/amplify_live.py``.
 
 Capture (``--collect DIR --label EMOTION``): each tracked face's aligned 48x48 crop (the
 one the classifier sees) is saved as ``DIR/EMOTION_NNNNN.png``, at most ``--collect-rate``
@@ -394,9 +393,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                          "cost (default: %(default)s; at 0 faces narrower than about 55 px at --detect-width "
                          "are missed)")
     ap.add_argument("--amplify", type=positive_float, metavar="K",
-                    help="make each face's expression K times plainer against its own usual face (the mean "
-                         "shape of its frames so far) before classifying: helps quiet, posed expressions (3 is "
-                         f"a good value; starts after a face has been followed {AMPLIFY_AFTER:g} s)")
+                    help="make each face's expression K times plainer against its own usual face (its mean "
+                         "shape and look over its frames so far) before classifying: helps quiet, posed "
+                         f"expressions (3 is a good value; starts once a face has been followed {AMPLIFY_AFTER:g} s)")
     ap.add_argument("--collect", type=Path, metavar="DIR",
                     help="save each tracked face's 48x48 crop as a PNG in DIR and its --label in DIR/label.csv "
                          "(material for experiments/personalize.py --images DIR)")
