@@ -9,6 +9,7 @@ what ``live --video`` prints for it.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -23,11 +24,11 @@ def is_video(path: str | Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTS
 
 
-def track(path: str | Path, classifier, every: float = 1.0, progress: bool = False,
-          amplify: float | None = None) -> list[dict]:
-    """Rows ``{"time", "face", "emotion", "probability", "probabilities"}``: one per face at
-    each multiple of ``every`` seconds (a row with ``face`` None where no face is in view).
-    ``amplify``: the live predictor's ``--amplify`` (each face against its own usual shape)."""
+def tracked(path: str | Path, classifier, amplify: float | None = None, progress: bool = False
+            ) -> Iterator[tuple[float, list]]:
+    """``(time in seconds, the live tracker's tracks)`` for each frame of the video, the time
+    from the frame's number and the video's rate (so a file gives the same times however fast
+    it is read). ``amplify``: the live predictor's ``--amplify``."""
     from tqdm import tqdm
 
     from emojax import live
@@ -37,31 +38,42 @@ def track(path: str | Path, classifier, every: float = 1.0, progress: bool = Fal
     fps = fps if 0 < fps < 1000 else 30.0
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
     tracker = live.FaceTracker(classifier, amplify=amplify)
-    classes = tracker.classes
-    rows, next_t, frames = [], 0.0, 0
-    with tqdm(total=total, desc=Path(path).name, unit="frame", disable=not progress, leave=False) as bar:
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            t = frames / fps
-            tracks = tracker.step(frame, t)
-            frames += 1
-            bar.update()
-            if t + 1e-9 < next_t:
-                continue
-            next_t = (t // every + 1) * every
-            if not tracks:
-                rows.append({"time": round(t, 3), "face": None, "emotion": None, "probability": None,
-                             "probabilities": {}})
-            for tr in tracks:
-                k = int(np.argmax(tr.probs))
-                rows.append({"time": round(t, 3), "face": tr.id, "emotion": classes[k],
-                             "probability": round(float(tr.probs[k]), 4),
-                             "probabilities": {c: round(float(p), 4) for c, p in zip(classes, tr.probs)}})
-    cap.release()
+    frames = 0
+    try:
+        with tqdm(total=total, desc=Path(path).name, unit="frame", disable=not progress, leave=False) as bar:
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                t = frames / fps
+                yield t, tracker.step(frame, t)
+                frames += 1
+                bar.update()
+    finally:
+        cap.release()
     if frames == 0:
         raise EmojaxError(f"no frames could be read from {path}")
+
+
+def track(path: str | Path, classifier, every: float = 1.0, progress: bool = False,
+          amplify: float | None = None) -> list[dict]:
+    """Rows ``{"time", "face", "emotion", "probability", "probabilities"}``: one per face at
+    each multiple of ``every`` seconds (a row with ``face`` None where no face is in view).
+    ``amplify``: the live predictor's ``--amplify`` (each face against its own usual look)."""
+    classes = tuple(classifier.classes)
+    rows, next_t = [], 0.0
+    for t, tracks in tracked(path, classifier, amplify, progress):
+        if t + 1e-9 < next_t:
+            continue
+        next_t = (t // every + 1) * every
+        if not tracks:
+            rows.append({"time": round(t, 3), "face": None, "emotion": None, "probability": None,
+                         "probabilities": {}})
+        for tr in tracks:
+            k = int(np.argmax(tr.probs))
+            rows.append({"time": round(t, 3), "face": tr.id, "emotion": classes[k],
+                         "probability": round(float(tr.probs[k]), 4),
+                         "probabilities": {c: round(float(p), 4) for c, p in zip(classes, tr.probs)}})
     return rows
 
 

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from emojax import face, geometry, live, photoset
+from emojax import face, geometry, live, photoset, video
 from emojax.evaluate import report as metrics
 from emojax.io import EmojaxError, command_line, markdown_table, report, run
 from emojax.pipeline import load_classifier
@@ -49,24 +49,15 @@ def write_video(photos: list[photoset.Photo], path: Path, hold: float, fps: floa
     return last
 
 
-def play(path: Path, last: list[int], classifier, amplify: float | None, fps: float) -> tuple[list[int], list[bool]]:
+def play(path: Path, last: list[int], classifier, amplify: float | None) -> tuple[list[int], list[bool]]:
     """The tracker's emotion (class index, -1 for no face) at each photo's last frame, and
     whether ``amplify`` had a reference for the face there."""
-    cap = live.open_source(0, str(path))
-    tracker = live.FaceTracker(classifier, amplify=amplify)
-    wanted, pred, changed, frame_no = set(last), [], [], 0
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        t = frame_no / fps
-        tracks = tracker.step(frame, t)
+    wanted, pred, changed = set(last), [], []
+    for frame_no, (t, tracks) in enumerate(video.tracked(path, classifier, amplify)):
         if frame_no in wanted:
             tr = max(tracks, key=lambda tr: (tr.box[2] - tr.box[0]) * (tr.box[3] - tr.box[1]), default=None)
             pred.append(-1 if tr is None else int(np.argmax(tr.probs)))
             changed.append(bool(amplify) and tr is not None and tr.usual.ready(t))
-        frame_no += 1
-    cap.release()
     return pred, changed
 
 
@@ -97,11 +88,11 @@ def main(argv=None) -> int:
     labels, preds, changed = [], {k: [] for k in strengths}, {k: [] for k in strengths}
     with tempfile.TemporaryDirectory() as tmp:
         for who, shown in tqdm(order.items(), desc="people"):
-            video = Path(tmp) / f"{who}.mp4"
-            last = write_video(shown * args.passes, video, args.hold, args.fps)
+            clip = Path(tmp) / f"{who}.mp4"
+            last = write_video(shown * args.passes, clip, args.hold, args.fps)
             labels += [classes.index(ph.emotion) for ph in shown]
             for k in strengths:
-                pred, ch = play(video, last, classifier, k, args.fps)
+                pred, ch = play(clip, last, classifier, k)
                 preds[k].append(np.reshape(pred, (args.passes, -1)))
                 changed[k].append(np.reshape(ch, (args.passes, -1)))
     labels = np.array(labels)
