@@ -163,6 +163,28 @@ class Recording:
         return self.classifier.predict_proba(crops)
 
 
+def test_usual_look_holds_frames_older_than_the_lag() -> None:
+    """A face's usual look averages only frames at least AMPLIFY_LAG s old, and is ready once the
+    face has been followed AMPLIFY_AFTER s: an expression held for a moment is not its own reference."""
+    from emojax import geometry, live
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(8, 40, (68, 2))
+    usual, shapes = live.Usual(), []
+    for i in range(60):  # 6 s at 10 frames a second
+        t = i / 10
+        assert usual.ready(t) == (t >= live.AMPLIFY_AFTER)
+        points = base + rng.normal(0, 0.3, base.shape)
+        usual.add(np.full((48, 48), i, np.uint8), points, t)
+        shapes.append(geometry.normalised(points[None])[0])
+        old = [k for k in range(i + 1) if k / 10 <= t - live.AMPLIFY_LAG]
+        assert usual.count == len(old)
+        if old:
+            np.testing.assert_allclose(usual.shape / usual.count, np.mean([shapes[k] for k in old], 0))
+            # the frames (flat grey i for frame i) warped into the first frame's shape, averaged
+            np.testing.assert_allclose(usual.look / usual.count, np.mean(old), atol=1e-3)
+
+
 def test_amplify_measures_each_face_against_its_own_past(tiny_model: Path, tmp_path: Path) -> None:
     """One person's neutral photos for 6 s, then a surprised one, as an MP4 (JAFFE): until the face
     has been followed AMPLIFY_AFTER s the classifier sees the plain crops; then dlib, run again on
