@@ -293,6 +293,12 @@ def aligned_landmarks(landmarks: np.ndarray, size: int = 48) -> np.ndarray:
     return landmarks @ m[:, :2].T + m[:, 2]
 
 
+def largest(faces):
+    """The one with the largest ``box`` among ``faces`` (anything with a :data:`Box` ``box``:
+    faces, tracks, predictions), None if there are none: "the face" of a photo."""
+    return max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), default=None)
+
+
 def detect_faces(image: np.ndarray, upsample: int = 1, detect_width: int | None = None,
                  detector: str = "hog") -> list[Face]:
     """Detect, landmark and align every face, ordered left to right so indices are stable.

@@ -132,18 +132,22 @@ def posed(images: np.ndarray, labels: np.ndarray, classes, expressions, share: f
     return np.concatenate(faces), np.array(out_labels, np.int32)
 
 
+def _people(people) -> list[np.ndarray]:
+    """The indices of each named person's faces, for people with more than ``MIN_OTHERS``
+    faces (the rest, and faces with no name, "" or None, have no reference)."""
+    people = np.asarray([p or "" for p in people], dtype=object)
+    groups = [np.flatnonzero(people == who) for who in sorted(set(people) - {""})]
+    return [idx for idx in groups if len(idx) - 1 >= MIN_OTHERS]
+
+
 def own_references(points: np.ndarray, people) -> np.ndarray:
     """(N, 68, 2) normalised shapes: for each face, the mean shape of the same person's *other*
     faces (who they are, without this expression), NaN where the person is unknown ("" or None)
     or has fewer than ``MIN_OTHERS`` other faces."""
     n = normalised(points)
-    people = np.asarray([p or "" for p in people], dtype=object)
     out = np.full_like(n, np.nan)
-    for who in set(people) - {""}:
-        idx = np.flatnonzero(people == who)
-        if len(idx) - 1 >= MIN_OTHERS:
-            total = n[idx].sum(0)
-            out[idx] = (total - n[idx]) / (len(idx) - 1)
+    for idx in _people(people):
+        out[idx] = (n[idx].sum(0) - n[idx]) / (len(idx) - 1)
     return out
 
 
@@ -151,12 +155,8 @@ def own_looks(crops: np.ndarray, points: np.ndarray, people) -> np.ndarray:
     """(N, 48, 48) float: for each face, the mean of the same person's *other* crops, each warped
     into this face's shape: their usual look, wearing this face's expression's shape. NaN where
     :func:`own_references` has none. Through the person's mean shape, so 2N warps, not N squared."""
-    people = np.asarray([p or "" for p in people], dtype=object)
     out = np.full(crops.shape, np.nan)
-    for who in set(people) - {""}:
-        idx = np.flatnonzero(people == who)
-        if len(idx) - 1 < MIN_OTHERS:
-            continue
+    for idx in _people(people):
         mean_shape = points[idx].mean(0)
         into = np.array([warp(crops[i], points[i], mean_shape) for i in idx], np.float32)
         total = into.sum(0)

@@ -119,7 +119,7 @@ class Usual:
 
     def ready(self, t: float) -> bool:
         """Whether the face has been followed ``AMPLIFY_AFTER`` seconds (and has a reference)."""
-        return self.first is not None and t - self.first >= AMPLIFY_AFTER and self.count > 0
+        return self.count > 0 and t - self.first >= AMPLIFY_AFTER
 
     def amplified(self, crop: np.ndarray, points: np.ndarray, strength: float) -> np.ndarray:
         """The crop made ``strength`` times plainer against this usual look (``geometry.amplified``)."""

@@ -109,7 +109,7 @@ def located(photos: list[Photo], upsample: int = 1, progress: bool = False
     for i, p in enumerate(tqdm(photos, desc="faces", disable=not progress, leave=False)):
         faces = face.detect_faces(face.load_image(p.path), upsample=upsample)
         if faces:
-            largest = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+            largest = face.largest(faces)
             out[i], points[i], found[i] = largest.crop, face.aligned_landmarks(largest.landmarks), True
     return out, points, found
 

@@ -8,8 +8,8 @@ and, once the face has been followed ``live.AMPLIFY_AFTER`` seconds, moves each 
 
 This measures it on a photo set with people (JAFFE) played as videos: per person, their photos in a
 shuffled order, each held ``--hold`` seconds, written as an MP4 (so the frames pass a video codec,
-as a webcam's do) and read back through the tracker exactly as ``live --video`` reads it (one view,
-smoothing, detection every third frame). A photo is scored by the tracker's smoothed emotion at its
+as a webcam's do) and read back through the live predictor's tracker as ``emojax predict clip.mp4``
+reads it (``video.tracked``: one view, smoothing, detection every third frame). A photo is scored by the tracker's smoothed emotion at its
 last frame; no face there counts as wrong. Each video plays the photos ``--passes`` times: the first
 pass is a person just sat down in front of the camera (the reference holds only the photos shown
 so far), the second one who has been there a while (all their photos, this one included, once).
@@ -55,7 +55,7 @@ def play(path: Path, last: list[int], classifier, amplify: float | None) -> tupl
     wanted, pred, changed = set(last), [], []
     for frame_no, (t, tracks) in enumerate(video.tracked(path, classifier, amplify)):
         if frame_no in wanted:
-            tr = max(tracks, key=lambda tr: (tr.box[2] - tr.box[0]) * (tr.box[3] - tr.box[1]), default=None)
+            tr = face.largest(tracks)
             pred.append(-1 if tr is None else int(np.argmax(tr.probs)))
             changed.append(bool(amplify) and tr is not None and tr.usual.ready(t))
     return pred, changed

@@ -22,7 +22,7 @@ try:
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from emojax.io import EmojaxError, atomic_path, run
-from emojax.face import detect_faces
+from emojax.face import detect_faces, largest as largest_face
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
             faces = detect_faces(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), upsample=args.upsample)
             if not faces:
                 continue
-            largest = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+            largest = largest_face(faces)
             with atomic_path(args.out / f"image{written}.png") as tmp:
                 if not cv2.imwrite(str(tmp), largest.crop):
                     raise EmojaxError(f"cannot write {args.out / f'image{written}.png'}")

@@ -135,7 +135,7 @@ def jaffe_dlib_chips(clf, photos) -> tuple[np.ndarray, np.ndarray]:
         img = face.load_image(p.path)
         faces = face.detect_faces(img)
         if faces:
-            f = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+            f = face.largest(faces)
             chips.append(pretrained.grey_rgb(dlibnet.face_chip(img, f.landmarks)))
             found[i] = True
     if chips:
