@@ -27,7 +27,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # emojax and experiments/ from this checkout
-from emojax.live import FaceTracker  # noqa: E402
+from emojax.track import FaceTracker  # noqa: E402
 from emojax.pipeline import load_classifier  # noqa: E402
 from experiments.live_screenshot import astronaut_video  # noqa: E402
 

@@ -10,8 +10,9 @@ webcam-like frame of it, group_selfie.jpg shrunk to 1024x768, a plain grey image
 that every answer has the faces (boxes) and emotions that ``emojax.pipeline.Predictor`` gives
 for that photo in this process, and the same probabilities within 1e-3. Reports throughput
 and p50/p95 latency, then the one-client latency of the 640x480 one-face frame (the webcam
-page's case; target p95 < 100 ms) with the detector's upsample=1 (the default) and 0 (what
-the webcam page asks for).
+page's case; target p95 < 100 ms) with the detector's upsample=1 (the default) and 0, and as the
+frames of a webcam stream (``stream=ID``, upsample=0: what the page sends; tracked, the detector
+every third frame), without and with ``amplify=3``.
 """
 from __future__ import annotations
 
@@ -109,15 +110,24 @@ async def load(url: str, data: dict[str, bytes], want: dict, n: int, clients: in
     return np.array(latencies), wrong, errors, elapsed
 
 
-def one_client(url: str, body: bytes, want: list[dict], n: int, upsample: int) -> tuple[np.ndarray, int]:
-    """Latencies of ``n`` requests in a row, and how many answers equal ``want``."""
+SINGLES = {  # the one-client cases: query -> what it stands for
+    "upsample=1": "upsample=1 (the default, as emojax.predict)",
+    "upsample=0": "upsample=0 (as emojax.live)",
+    "upsample=0&stream=bench": "a webcam stream (stream=ID, upsample=0: what the page sends)",
+    "upsample=0&stream=bench-amplify&amplify=3": "a webcam stream with amplify=3 (the page's checkbox)"}
+
+
+def one_client(url: str, body: bytes, want: list[dict], n: int, query: str) -> tuple[np.ndarray, int]:
+    """Latencies of ``n`` requests in a row, and how many answers equal ``want``. A stream's
+    frames are 1 s apart on its clock (``t``), so that amplify works from the fifth on."""
     import httpx
 
     out, good = [], 0
     with httpx.Client(base_url=url, timeout=60) as http:
-        for _ in range(n + 2):  # 2 warm-up requests
+        for i in range(n + 2):  # 2 warm-up requests
             t = time.perf_counter()
-            r = http.post(f"/api/predict?upsample={upsample}", content=body, headers={"Content-Type": "image/jpeg"})
+            r = http.post(f"/api/predict?{query}" + (f"&t={i}" if "stream" in query else ""), content=body,
+                          headers={"Content-Type": "image/jpeg"})
             out.append(time.perf_counter() - t)
             good += r.status_code == 200 and same(r.json()["faces"], want)
     return np.array(out[2:]), good - 2
@@ -162,8 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(load(url, data, want, 2 * len(data) * args.workers, min(args.clients, 4), 120))
         lat, wrong, errors, elapsed = asyncio.run(load(url, data, want, args.requests, args.clients, args.max_seconds))
         frame = {"frame_640x480": data["frame_640x480"]}
-        singles = {k: one_client(url, frame["frame_640x480"], w["frame_640x480"], args.single, k)
-                   for k, w in ((1, want), (0, expected(frame, args.model, upsample=0)))}
+        want0 = expected(frame, args.model, upsample=0)
+        singles = {q: one_client(url, frame["frame_640x480"], (want if q == "upsample=1" else want0)["frame_640x480"],
+                                 args.single, q) for q in SINGLES}
     finally:
         server.terminate()
         try:
@@ -182,11 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{done - len(wrong) - len(errors)}/{done}" + (f"; WRONG: {sorted(set(wrong))}" if wrong else "")
         + (f"; errors: {errors[:3]}" if errors else ""),
     ] + [
-        f"- one client, 640x480 frame with one face, {len(single)} requests, upsample={k} "
-        f"({'the default, as emojax.predict' if k else 'the webcam page, as emojax.live'}): "
+        f"- one client, 640x480 frame with one face, {len(single)} requests, {SINGLES[q]}: "
         f"p50 {ms(single, 50):.0f} ms, **p95 {ms(single, 95):.0f} ms** (target < 100 ms); "
         f"{good}/{len(single)} equal to the library's"
-        for k, (single, good) in singles.items()]
+        for q, (single, good) in singles.items()]
     header = (f"`{' '.join(['python', 'benchmarks/bench_serve.py', *(argv if argv is not None else sys.argv[1:])])}` "
               f"({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, "
               f"load average {load_avg:.1f} at the end, server: {args.workers} worker(s), model: {args.model or 'results/model'}; "

@@ -91,6 +91,13 @@ def warp(crop: np.ndarray, points: np.ndarray, moved: np.ndarray) -> np.ndarray:
     return cv2.remap(crop, where_from[..., 0], where_from[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def warm_up() -> None:
+    """One small warp, so that scipy's first triangulation (about a second: it loads its linear
+    algebra) is not paid by the first live frame that needs one."""
+    points = np.random.default_rng(0).uniform(8, 40, (68, 2))
+    warp(np.zeros((SIZE, SIZE), np.uint8), points, points + 0.5)
+
+
 def shifted(points: np.ndarray, shift: np.ndarray, strength: float) -> np.ndarray:
     """One face's (68, 2) landmarks moved by a normalised ``shift`` times ``strength``, turned
     and scaled into the face's own eye frame."""

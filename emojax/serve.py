@@ -14,14 +14,23 @@ Endpoints:
   probability, probabilities}], width, height, time_ms}``; ``box`` is ``[left, top, right,
   bottom]`` in pixels of the (EXIF-rotated) image. ``upsample`` (0-2) is the detector's: 1 by
   default, like ``emojax.predict``; the webcam page sends 0, like ``emojax.live``.
+* ``POST /api/predict?stream=ID[&t=SECONDS&amplify=K]``: one frame of a video stream (the
+  webcam page makes an ``ID`` when the camera starts). The stream's frames go through the live
+  predictor's tracker (``emojax.track.FaceTracker``): faces are detected every third frame and
+  followed by their landmarks in between, keep an index while in view (``track`` in each face)
+  and have their probabilities smoothed over time, as ``python -m emojax.live`` does with a
+  camera. ``amplify=K`` makes each face's expression K times plainer against its own usual look
+  once it has been followed a few seconds (``amplified`` in each face says when), like ``live
+  --amplify K``. ``t`` is the frame's time on the sender's clock (default: when it arrives). A
+  stream is forgotten after 30 s without a frame (or when 64 newer ones are in progress); with
+  ``--workers N`` each process tracks the frames it receives.
 * ``GET /api/models`` (the models and their classes; the first is the default),
   ``GET /api/health``, and the OpenAPI docs at ``/docs``.
 
-Every face goes through :class:`emojax.pipeline.Predictor`, the pipeline of ``emojax.predict``
-and ``emojax.live``, with the model's chosen test-time views as ``predict`` uses them, so a
-photo gets the same answer here as on the command line (webcam frames too: ten views cost
-about 50 ms a face). Models are
-loaded once, when the app is created.
+A photo goes through :class:`emojax.pipeline.Predictor`, the pipeline of ``emojax.predict``,
+with the model's chosen test-time views, so it gets the same answer here as on the command
+line; a stream's frames go through the live predictor's tracker with the same classifier (ten
+views cost about 50 ms a face). Models are loaded once, when the app is created.
 
 Safety: the body is read in chunks and refused with 413 as soon as it passes ``max_upload``
 (10 MB); the image size is read from the file header (PNG, JPEG, GIF, BMP, WebP; other formats
@@ -40,9 +49,12 @@ corrupts the heap). ``--workers N`` runs N processes, each with its own models.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
+import dataclasses
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -61,9 +73,10 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from emojax import face
+from emojax import face, geometry
 from emojax.io import EmojaxError, atomic_path, run
-from emojax.pipeline import DEFAULT_MODEL, DEFAULT_SVM, Predictor
+from emojax.pipeline import DEFAULT_MODEL, DEFAULT_SVM, Classifier, Predictor
+from emojax.track import FaceTracker
 
 MB = 1_000_000
 MAX_UPLOAD = 10 * MB
@@ -72,6 +85,9 @@ STATIC = Path(__file__).with_name("static")
 STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
 UPSAMPLE = (0, 1, 2)  # the detector's upsampling a request may ask for
 MULTIPART_SLACK = 64 * 1024  # headers and boundaries a form may add around the file
+STREAM_IDLE = 30.0  # seconds without a frame before a stream's tracker is forgotten
+MAX_STREAMS = 64  # streams tracked at once: a new one pushes out the one idle longest
+STREAM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def default_models() -> dict[str, str | Path]:
@@ -215,6 +231,57 @@ def _extension(data: bytes) -> str:
     return ".img"
 
 
+# --------------------------------------------------------------------------- streams
+
+
+@dataclasses.dataclass
+class _Stream:
+    tracker: FaceTracker
+    seen: float  # time.monotonic() of its last frame
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+
+
+class Streams:
+    """The trackers of the video streams in progress, by key (stream id, model, upsample); one
+    frame of a stream at a time. Forgotten after ``idle`` seconds without a frame, or when
+    ``most`` streams that sent a frame since are in progress."""
+
+    def __init__(self, idle: float = STREAM_IDLE, most: int = MAX_STREAMS):
+        self.idle, self.most = idle, most
+        self.lock = threading.Lock()
+        self.streams: collections.OrderedDict[tuple, _Stream] = collections.OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self.streams)
+
+    @contextlib.contextmanager
+    def use(self, key: tuple, classifier: Classifier, upsample: int) -> Iterator[FaceTracker]:
+        """The stream's tracker (a new one for a key not seen, or forgotten), held for one frame."""
+        now = time.monotonic()
+        with self.lock:
+            for k in [k for k, s in self.streams.items() if now - s.seen > self.idle]:
+                del self.streams[k]
+            stream = self.streams.pop(key, None)
+            if stream is None:  # the live predictor's tracker, with the server's classifier
+                stream = _Stream(FaceTracker(classifier, upsample=upsample), now)
+            stream.seen = now
+            self.streams[key] = stream
+            while len(self.streams) > self.most:
+                self.streams.popitem(last=False)
+        with stream.lock:
+            yield stream.tracker
+
+
+def track_frame(tracker: FaceTracker, image: np.ndarray, t: float, amplify: float | None) -> list[dict]:
+    """One RGB frame through a stream's tracker -> faces as ``to_dict`` plus ``track`` (the face's
+    index while in view) and ``amplified``. ``t`` is kept from going back in time."""
+    t = t if tracker.last_t is None else max(t, tracker.last_t)
+    tracker.amplify = amplify
+    tracks = tracker.step(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), t)
+    return [{**p.to_dict(), "track": tr.id, "amplified": bool(amplify and tr.usual and tr.usual.ready(t))}
+            for tr, p in zip(tracks, tracker.predictions(image.shape))]
+
+
 # --------------------------------------------------------------------------- the app
 
 
@@ -223,6 +290,8 @@ class FaceOut(BaseModel):
     emotion: str
     probability: float
     probabilities: dict[str, float]
+    track: int | None = None  # stream frames only: the face's index while it stays in view
+    amplified: bool | None = None  # stream frames only: whether its expression was amplified
 
 
 class PredictOut(BaseModel):
@@ -238,7 +307,8 @@ class ErrorOut(BaseModel):
 
 
 def create_app(models: dict[str, str | Path] | None = None, max_upload: int = MAX_UPLOAD,
-               max_pixels: float = MAX_PIXELS, upload_dir: str | Path | None = None):
+               max_pixels: float = MAX_PIXELS, upload_dir: str | Path | None = None,
+               stream_idle: float = STREAM_IDLE, max_streams: int = MAX_STREAMS):
     """The FastAPI app serving ``models`` (name -> what ``load_classifier`` takes: a CNN folder,
     a ``.joblib`` SVM, ``'svm'``; default :func:`default_models`); the first is the default.
     Models are loaded (and compiled) here, once."""
@@ -253,6 +323,8 @@ def create_app(models: dict[str, str | Path] | None = None, max_upload: int = MA
         predictors[name] = p
     face.face_landmarks(np.zeros((48, 48), np.uint8), [(0, 0, 47, 47)])  # and load dlib's models
     predictors[next(iter(predictors))].predict(np.zeros((64, 64, 3), np.uint8))
+    geometry.warm_up()  # for streams with amplify
+    streams = Streams(stream_idle, max_streams)
     default = next(iter(predictors))
     pages = {name: (STATIC / name).read_bytes() for name in ("index.html", *STATIC_FILES)}
     upload_dir = Path(upload_dir) if upload_dir else None
@@ -299,7 +371,7 @@ def create_app(models: dict[str, str | Path] | None = None, max_upload: int = MA
 
     @app.get("/api/health")
     def health():
-        return {"status": "ok", "models": list(predictors)}
+        return {"status": "ok", "models": list(predictors), "streams": len(streams)}
 
     @app.get("/api/models")
     def list_models():
@@ -311,19 +383,25 @@ def create_app(models: dict[str, str | Path] | None = None, max_upload: int = MA
     variants = {(n, k): p if k == p.upsample else Predictor(p.classifier, upsample=k)
                 for n, p in predictors.items() for k in UPSAMPLE}
 
-    def process(data: bytes, name: str, upsample: int) -> dict:
+    def process(data: bytes, name: str, upsample: int, stream: str | None = None, t: float | None = None,
+                amplify: float | None = None) -> dict:
         t0 = time.perf_counter()
         with busy:
             image = decode_image(data, max_pixels)
-            faces = variants[name, upsample].predict(image)  # emojax.face: a detector per thread
+            if stream is None:
+                faces = [f.to_dict() for f in variants[name, upsample].predict(image)]  # a detector per thread
+            else:
+                with streams.use((stream, name, upsample), predictors[name].classifier, upsample) as tracker:
+                    faces = track_frame(tracker, image, time.monotonic() if t is None else t, amplify)
         if upload_dir:
             with atomic_path(upload_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:12]}"
                                           f"{_extension(data)}") as tmp:
                 tmp.write_bytes(data)
-        return {"model": name, "faces": [f.to_dict() for f in faces], "width": int(image.shape[1]),
+        return {"model": name, "faces": faces, "width": int(image.shape[1]),
                 "height": int(image.shape[0]), "time_ms": round(1000 * (time.perf_counter() - t0), 1)}
 
-    @app.post("/api/predict", response_model=PredictOut, responses=errors, openapi_extra={"requestBody": {
+    @app.post("/api/predict", response_model=PredictOut, response_model_exclude_none=True, responses=errors,
+              openapi_extra={"requestBody": {
         "required": True, "content": {
             "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
                 "file": {"type": "string", "format": "binary"}}}},
@@ -333,14 +411,28 @@ def create_app(models: dict[str, str | Path] | None = None, max_upload: int = MA
             upsample: int = Query(1, ge=min(UPSAMPLE), le=max(UPSAMPLE), description=(
                 "face detection on the image doubled this many times: 1 (default, as `emojax.predict`) "
                 "finds faces down to about 40 px; 0 (as `emojax.live`, the webcam page) is 3-4x faster "
-                "and finds faces from about 80 px"))):
+                "and finds faces from about 80 px")),
+            stream: str | None = Query(None, description=(
+                "an id (1-64 letters, digits, - or _) the sender makes for one video stream: its frames "
+                "are tracked and smoothed over time like `emojax.live`'s, and each face gets `track`, "
+                "its index while in view")),
+            t: float | None = Query(None, ge=0, le=1e10, description=(
+                "with `stream`: the frame's time in seconds on the sender's clock (default: its arrival)")),
+            amplify: float | None = Query(None, gt=0, le=10, description=(
+                "with `stream`: each face's expression made this many times plainer against its own usual "
+                "look once it has been followed a few seconds, like `emojax live --amplify K` (3 is a good "
+                "value); `amplified` in each face says when"))):
         """Faces, their boxes and emotion probabilities in one image (multipart field ``file``,
-        or the raw body with an image/* content type)."""
+        or the raw body with an image/* content type), or in one frame of a ``stream``."""
         name = model or default
         if name not in predictors:
             raise UploadError(400, f"unknown model {name!r}: choose one of {', '.join(predictors)}")
+        if stream is not None and not STREAM_ID.fullmatch(stream):
+            raise UploadError(400, "stream must be 1-64 letters, digits, '-' or '_'")
+        if stream is None and (t is not None or amplify is not None):
+            raise UploadError(400, "t and amplify go with stream=ID (frames of one video stream)")
         data = await read_image_bytes(request, max_upload)
-        return await run_in_threadpool(process, data, name, upsample)
+        return await run_in_threadpool(process, data, name, upsample, stream, t, amplify)
 
     return app
 

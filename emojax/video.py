@@ -2,7 +2,7 @@
 seconds of video time, the same lines the live predictor prints, plus a CSV and an
 emotion timeline plot (probability of each emotion over time, one panel per face).
 
-Frames go through the live predictor's tracker (``emojax.live.FaceTracker``: detection,
+Frames go through the live predictor's tracker (``emojax.track.FaceTracker``: detection,
 landmark tracking, one classifier batch per frame, smoothing), so a file gives exactly
 what ``live --video`` prints for it.
 """
@@ -31,13 +31,13 @@ def tracked(path: str | Path, classifier, amplify: float | None = None, progress
     it is read). ``amplify``: the live predictor's ``--amplify``."""
     from tqdm import tqdm
 
-    from emojax import live
+    from emojax import live, track
 
     cap = live.open_source(0, str(path))
     fps = cap.get(cv2.CAP_PROP_FPS)
     fps = fps if 0 < fps < 1000 else 30.0
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-    tracker = live.FaceTracker(classifier, amplify=amplify)
+    tracker = track.FaceTracker(classifier, amplify=amplify)
     frames = 0
     try:
         with tqdm(total=total, desc=Path(path).name, unit="frame", disable=not progress, leave=False) as bar:

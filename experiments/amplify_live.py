@@ -3,8 +3,8 @@
 For a photo set, ``evaluate --photos DIR --amplify K`` compares each face with the same person's
 other photos, which needs to know who is who. The live predictor follows one face across frames,
 so its own past frames are that reference, no names needed: ``FaceTracker(amplify=K)`` keeps each
-track's usual look (mean shape and mean crop of its frames older than ``live.AMPLIFY_LAG`` seconds)
-and, once the face has been followed ``live.AMPLIFY_AFTER`` seconds, moves each crop away from it.
+track's usual look (mean shape and mean crop of its frames older than ``track.AMPLIFY_LAG`` seconds)
+and, once the face has been followed ``track.AMPLIFY_AFTER`` seconds, moves each crop away from it.
 
 This measures it on a photo set with people (JAFFE) played as videos: per person, their photos in a
 shuffled order, each held ``--hold`` seconds, written as an MP4 (so the frames pass a video codec,
@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from emojax import face, geometry, live, photoset, video
+from emojax import face, geometry, live, photoset, track, video
 from emojax.evaluate import report as metrics
 from emojax.io import EmojaxError, command_line, markdown_table, report, run
 from emojax.pipeline import load_classifier
@@ -109,8 +109,8 @@ def main(argv=None) -> int:
             f"{len(labels)} photos in a shuffled order, seed {args.seed}, played {args.passes} times; each held {args.hold:g} s at "
             f"{args.fps:g} fps, MP4), model {args.model}, one view. Each photo scored by the tracker's smoothed "
             f"emotion at its last frame; accuracy and recall per class (%). A face is amplified once it has been "
-            f"followed {live.AMPLIFY_AFTER:g} s, against the mean shape and look of its frames older than "
-            f"{live.AMPLIFY_LAG:g} s (texture {geometry.TEXTURE:g}x).\n\n{table}\n\n`{command_line(__file__, argv)}`\n")
+            f"followed {track.AMPLIFY_AFTER:g} s, against the mean shape and look of its frames older than "
+            f"{track.AMPLIFY_LAG:g} s (texture {geometry.TEXTURE:g}x).\n\n{table}\n\n`{command_line(__file__, argv)}`\n")
     report(text, rows, args.out)
     return 0
 

@@ -72,12 +72,14 @@ def write_y4m(path: str | Path, frames: list[np.ndarray], fps: int = 10) -> Path
 
 
 def webcam_video(path: str | Path, photo: str | Path = PHOTO, fps: int = 10) -> Path:
-    """A 4-second 640x480 fake-camera clip: the photo on the left for 2 s, then on the right."""
+    """A 4-second 640x480 fake-camera clip: the photo glides from the left (140 px left of the
+    centre) to the right in 2 s and back, as a face moves in front of a webcam; Chromium loops
+    it, so the face never jumps."""
     from emojax import face
 
     rgb = face.load_image(photo)
-    left, right = fit(rgb, dx=-140), fit(rgb, dx=140)
-    return write_y4m(path, [left] * (2 * fps) + [right] * (2 * fps), fps)
+    there = [fit(rgb, dx=round(-140 + 280 * i / (2 * fps - 1))) for i in range(2 * fps)]
+    return write_y4m(path, there + there[::-1], fps)
 
 
 @contextlib.contextmanager
@@ -136,18 +138,22 @@ def faces_listed(driver) -> list[dict]:
     return driver.execute_script("""
         return [...document.querySelectorAll('#faces .face')].map(f => ({
           emotion: f.querySelector('.emotion').textContent,
+          heading: f.querySelector('h3').textContent,
           bars: Object.fromEntries([...f.querySelectorAll('.row')].map(
             r => [r.dataset.emotion, r.querySelector('.bar').getBoundingClientRect().width]))}))""")
 
 
-def webcam(driver, url: str, frames: int = 10, timeout: float = 60) -> dict:
-    """Open the page in webcam mode and start the camera; after ``frames`` answered frames,
-    {frames, fps, last (the last JSON answer), log (its lines), faces (as listed)}."""
+def webcam(driver, url: str, frames: int = 10, timeout: float = 60, amplify: bool = False) -> dict:
+    """Open the page in webcam mode (ticking "Make quiet expressions plainer" with ``amplify``)
+    and start the camera; after ``frames`` answered frames, {frames, fps, last (the last JSON
+    answer), log (its lines), faces (as listed)}."""
     from selenium.webdriver.common.by import By
 
     driver.get(url + "/")
     wait(driver, "document.querySelectorAll('#model option').length", timeout)
     driver.find_element(By.ID, "mode-webcam").click()
+    if amplify:
+        driver.find_element(By.ID, "amplify").click()
     driver.find_element(By.ID, "cam-toggle").click()
     if not wait(driver, f"(+document.getElementById('canvas').dataset.frames || 0) >= {frames}", timeout):
         raise EmojaxError(f"the webcam page showed fewer than {frames} frames: "

@@ -15,7 +15,8 @@ import pytest
 from skimage import data as skdata
 
 from emojax.face import load_image
-from emojax.live import FaceTracker, report_lines
+from emojax.live import report_lines
+from emojax.track import FaceTracker
 from emojax.pipeline import load_classifier
 from experiments.live_screenshot import astronaut_video
 
@@ -166,18 +167,18 @@ class Recording:
 def test_usual_look_holds_frames_older_than_the_lag() -> None:
     """A face's usual look averages only frames at least AMPLIFY_LAG s old, and is ready once the
     face has been followed AMPLIFY_AFTER s: an expression held for a moment is not its own reference."""
-    from emojax import geometry, live
+    from emojax import geometry, track
 
     rng = np.random.default_rng(0)
     base = rng.uniform(8, 40, (68, 2))
-    usual, shapes = live.Usual(), []
+    usual, shapes = track.Usual(), []
     for i in range(60):  # 6 s at 10 frames a second
         t = i / 10
-        assert usual.ready(t) == (t >= live.AMPLIFY_AFTER)
+        assert usual.ready(t) == (t >= track.AMPLIFY_AFTER)
         points = base + rng.normal(0, 0.3, base.shape)
         usual.add(np.full((48, 48), i, np.uint8), points, t)
         shapes.append(geometry.normalised(points[None])[0])
-        old = [k for k in range(i + 1) if k / 10 <= t - live.AMPLIFY_LAG]
+        old = [k for k in range(i + 1) if k / 10 <= t - track.AMPLIFY_LAG]
         assert usual.count == len(old)
         if old:
             np.testing.assert_allclose(usual.shape / usual.count, np.mean([shapes[k] for k in old], 0))
@@ -190,7 +191,8 @@ def test_amplify_measures_each_face_against_its_own_past(tiny_model: Path, tmp_p
     has been followed AMPLIFY_AFTER s the classifier sees the plain crops; then dlib, run again on
     the crops it sees, finds the surprise about 3x as far from the person's earlier shape as it is,
     while the later neutral frames, like that shape, hardly change."""
-    from emojax import geometry, live, photoset
+    from emojax import geometry, photoset
+    from emojax.track import AMPLIFY_AFTER
     from experiments.amplify_live import write_video
 
     jaffe = DATA / "jaffe"
@@ -205,11 +207,11 @@ def test_amplify_measures_each_face_against_its_own_past(tiny_model: Path, tmp_p
     for i in range(last[-1] + 1):
         ok, frame = cap.read()
         assert ok
-        (track,) = tracker.step(frame, i / fps)
-        plain.append(track.crop)
+        (tr,) = tracker.step(frame, i / fps)
+        plain.append(tr.crop)
         fed.append(seen.batches[-1][0])
     plain, fed = np.stack(plain), np.stack(fed)
-    start = int(live.AMPLIFY_AFTER * fps)
+    start = int(AMPLIFY_AFTER * fps)
     assert (fed[:start] == plain[:start]).all() and (fed[start:] != plain[start:]).any(axis=(1, 2)).all()
 
     box = geometry.fixed_box(plain)

@@ -25,7 +25,7 @@ with warnings.catch_warnings():  # starlette's note that httpx2 will replace htt
     from fastapi.testclient import TestClient  # noqa: E402
 
 from emojax import face, serve  # noqa: E402
-from emojax.pipeline import DEFAULT_MODEL, DEFAULT_SVM, Predictor  # noqa: E402
+from emojax.pipeline import DEFAULT_MODEL, DEFAULT_SVM, Predictor, load_classifier  # noqa: E402
 
 FACES = SHARED / "faces"
 ANGRY = FACES / "angry_man.jpg"
@@ -161,7 +161,7 @@ def test_wrong_content_type(client, angry):
 
 
 def test_health_models_docs_page(client):
-    assert client.get("/api/health").json() == {"status": "ok", "models": ["cnn", "svm"]}
+    assert client.get("/api/health").json() == {"status": "ok", "models": ["cnn", "svm"], "streams": 0}
     info = client.get("/api/models").json()
     assert info["default"] == "cnn" and [m["name"] for m in info["models"]] == ["cnn", "svm"]
     assert "happy" in info["models"][0]["classes"]
@@ -174,6 +174,56 @@ def test_health_models_docs_page(client):
     for path in ("/static/../serve.py", "/static/%2e%2e%2fserve.py", "/static/index.html", "/nope"):
         r = client.get(path)
         assert r.status_code == 404 and "error" in r.json(), path
+
+
+def test_stream_frames_take_the_live_path(client):
+    """A stream's frames (one JAFFE person, neutral for 6 s, then surprised) get what the live
+    predictor's tracker gives the same frames at the same times: boxes, indices, smoothed
+    probabilities; with amplify, faces are amplified from AMPLIFY_AFTER s on, as in live."""
+    from emojax import photoset
+    from emojax.pipeline import load_classifier
+    from emojax.track import AMPLIFY_AFTER, FaceTracker
+
+    jaffe = SHARED / "jaffe"
+    if not jaffe.is_dir():
+        pytest.skip(f"JAFFE not found at {jaffe}")
+    photos = [ph for ph in photoset.read(jaffe) if ph.person == "KA"]
+    shown = [ph for ph in photos if ph.emotion == "neutral"][:3] + [ph for ph in photos if ph.emotion == "surprise"][:1]
+    frames = [face.load_image(ph.path) for ph in shown for _ in range(4)]  # each photo 2 s, a frame every 0.5 s
+    reference = FaceTracker(load_classifier(DEFAULT_MODEL, views=None), upsample=1, amplify=3)
+    streams = client.get("/api/health").json()["streams"]
+    for i, rgb in enumerate(frames):
+        t = 0.5 * i
+        png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
+        r = client.post(f"/api/predict?stream=ka-1&t={t}&amplify=3", content=png, headers={"Content-Type": "image/png"})
+        assert r.status_code == 200, r.text
+        tracks = reference.step(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), t)
+        expected = [{**p.to_dict(), "track": tr.id, "amplified": t >= AMPLIFY_AFTER}
+                    for tr, p in zip(tracks, reference.predictions(rgb.shape))]
+        assert r.json()["faces"] == expected and len(expected) == 1, t
+    assert expected[0]["emotion"] == "surprise"
+    assert client.get("/api/health").json()["streams"] == streams + 1
+    # a stream id is a name, not a path or a script; t and amplify belong to streams
+    for query, status in (("stream=../x", 400), ("stream=" + "x" * 65, 400), ("amplify=3", 400), ("t=1", 400),
+                          ("stream=a&amplify=0", 422), ("stream=a&amplify=11", 422), ("stream=a&t=-1", 422)):
+        r = client.post(f"/api/predict?{query}", content=png, headers={"Content-Type": "image/png"})
+        assert r.status_code == status and r.json()["error"], query
+
+
+def test_streams_are_forgotten_when_idle_or_too_many():
+    classifier = load_classifier("svm") if DEFAULT_SVM.exists() else pytest.skip("results/svm is absent")
+    streams = serve.Streams(idle=0.5, most=2)
+
+    def tracker(key):
+        with streams.use(key, classifier, 0) as tr:
+            return tr
+
+    a, b = tracker("a"), tracker("b")
+    assert tracker("a") is a and len(streams) == 2
+    c = tracker("c")  # b is pushed out: idle the longest
+    assert len(streams) == 2 and tracker("a") is a and tracker("c") is c and tracker("b") is not b
+    time.sleep(0.6)
+    assert tracker("d") is not None and len(streams) == 1  # the others were idle too long
 
 
 @pytest.fixture(scope="module")
@@ -255,7 +305,7 @@ def test_cli_errors_and_a_real_start(tmp_path):
             except httpx.TransportError:
                 assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
                 time.sleep(0.3)
-        assert r.json() == {"status": "ok", "models": ["svm"]}
+        assert r.json() == {"status": "ok", "models": ["svm"], "streams": 0}
     finally:
         proc.terminate()
         proc.wait(20)

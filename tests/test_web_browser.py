@@ -1,9 +1,11 @@
 """The web page in a real browser: Debian's chromium + chromium-driver driven by selenium.
 
 Upload flow: angry_man.jpg is chosen in the file input; one face, its emotion and its bar appear.
-Webcam flow: Chromium's fake camera plays a .y4m clip made from the same photo (on the left for
-2 s, then on the right, looping); predictions appear, the log prints ``HH:MM:SS : Angry , 83%``
-lines and the box follows the face. Skipped, with the reason, where chromium, chromedriver or
+Webcam flow: Chromium's fake camera plays a .y4m clip made from the same photo (gliding from
+left to right and back, looping); predictions appear, the log prints ``HH:MM:SS : Angry , 83%``
+lines, the box follows the face and the face keeps its index; with "Make quiet expressions
+plainer" ticked, the server amplifies the face after 4 s (an angry face that stays angry stays
+angry: it is its own usual look). Skipped, with the reason, where chromium, chromedriver or
 selenium are absent (.ci/run installs them with apt)."""
 from __future__ import annotations
 
@@ -67,7 +69,8 @@ def test_webcam_flow(driver, url):
     cam = webcam(driver, url, frames=8, timeout=60)
     faces = cam["last"]["faces"]
     assert cam["last"]["width"] == 640 and cam["last"]["height"] == 480
-    assert len(faces) == 1 and faces[0]["emotion"] == "angry"
+    assert len(faces) == 1 and faces[0]["emotion"] == "angry" and faces[0]["track"] == 0
+    assert not faces[0]["amplified"]  # not asked for
     assert cam["faces"][0]["emotion"] == "angry"
     # one line a second, like `python -m emojax.live` (the camera's very first frame may be blank)
     line = re.compile(r"\d\d:\d\d:\d\d : (Angry , \d{1,3}%|no face)")
@@ -84,6 +87,20 @@ def test_webcam_flow(driver, url):
     assert driver.execute_script("return window.emojax.drawn") > frames
     log = driver.find_element("id", "log").text.splitlines()
     assert re.fullmatch(r"\d\d:\d\d:\d\d : Angry , \d{1,3}%", log[-1]) and len(log) >= 2, log
+    assert last["faces"][0]["track"] == 0  # the same face all along
     fps = driver.execute_script("return window.emojax.fps")
     print(f"webcam page: {fps:.1f} frames/s")
+    driver.find_element("id", "cam-toggle").click()  # stop
+
+
+def test_webcam_amplify(driver, url):
+    cam = webcam(driver, url, frames=3, timeout=60, amplify=True)
+    assert not any(f["amplified"] for f in cam["last"]["faces"])  # not yet: the face was just seen
+    started = time.monotonic()
+    amplified = wait(driver, "window.emojax.last.faces.some(f => f.amplified) && window.emojax.last", 40)
+    assert amplified, driver.find_element("id", "status").text
+    assert time.monotonic() - started > 2  # the page has sent frames for over 4 s by now
+    [f] = amplified["faces"]
+    assert f["emotion"] == "angry" and f["track"] == 0
+    assert wait(driver, "document.querySelector('#faces .face h3').textContent.includes('amplified x3')", 10)
     driver.find_element("id", "cam-toggle").click()  # stop

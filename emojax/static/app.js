@@ -1,5 +1,7 @@
 // emojax web page: photos and webcam frames go to POST /api/predict; the JSON answer is drawn
-// on a canvas (boxes, top emotion) and listed beside it (probability bars per face).
+// on a canvas (boxes, top emotion) and listed beside it (probability bars per face). Webcam
+// frames carry a stream id made when the camera starts, so the server tracks and smooths the
+// faces across them as `emojax live` does (and amplifies their expressions when asked).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -10,6 +12,7 @@ window.emojax = state;   // for tests and the curious: the last answer, frames d
 const FRAME_MS = 100;      // webcam: a frame every 100 ms (10 fps) while fewer than MAX_IN_FLIGHT wait
 const MAX_IN_FLIGHT = 2;
 const CAM_WIDTH = 640;
+const AMPLIFY = 3;         // "make quiet expressions plainer": the strength `emojax live --amplify 3` uses
 
 function setStatus(text, error = false) {
   $("status").textContent = text;
@@ -37,10 +40,20 @@ async function loadModels() {
   }
 }
 
-async function predict(body, contentType, upsample = 1) {
+function newStreamId() {
+  if (window.crypto && crypto.randomUUID) return crypto.randomUUID();   // secure contexts only
+  return Math.random().toString(36).slice(2) + Date.now().toString(36);
+}
+
+async function predict(body, contentType, upsample = 1, stream = null) {
   // photos: the detector on the image doubled once (small faces too, like emojax.predict);
-  // webcam frames: upsample=0, like emojax.live (near faces, 3-4x faster)
-  const url = `/api/predict?upsample=${upsample}&model=` + encodeURIComponent($("model").value);
+  // webcam frames: upsample=0, like emojax.live (near faces, 3-4x faster), and a stream:
+  // {id, t (the frame's time in seconds), amplify (a strength or null)}
+  let url = `/api/predict?upsample=${upsample}&model=` + encodeURIComponent($("model").value);
+  if (stream) {
+    url += `&stream=${encodeURIComponent(stream.id)}&t=${stream.t.toFixed(3)}`;
+    if (stream.amplify) url += `&amplify=${stream.amplify}`;
+  }
   const opts = { method: "POST", body };
   if (contentType) opts.headers = { "Content-Type": contentType };
   const r = await fetch(url, opts);
@@ -63,7 +76,7 @@ function draw(source, result) {
     const [l, t, r, b] = f.box;
     ctx.strokeStyle = "#2f9e44";
     ctx.strokeRect(l, t, r - l, b - t);
-    const label = (result.faces.length > 1 ? `${i + 1}: ` : "") + `${cap(f.emotion)} ${pct(f.probability)}`;
+    const label = (result.faces.length > 1 ? `${faceNumber(f, i)}: ` : "") + `${cap(f.emotion)} ${pct(f.probability)}`;
     const w = ctx.measureText(label).width + 8 * s, h = 22 * s;
     const y = t >= h ? t - h : b;
     ctx.fillStyle = "#2f9e44";
@@ -91,6 +104,9 @@ function draw(source, result) {
   canvas.dataset.frames = String(state.drawn);
 }
 
+// a tracked face keeps its number while in view (`track`, webcam streams); a photo's faces count from 1
+function faceNumber(f, i) { return f.track !== undefined ? f.track : i + 1; }
+
 function listFaces(result) {
   const box = $("faces");
   box.replaceChildren();
@@ -104,9 +120,15 @@ function listFaces(result) {
     const div = document.createElement("div");
     div.className = "face";
     const h = document.createElement("h3");
-    h.innerHTML = `${result.faces.length > 1 ? `Face ${i + 1}: ` : ""}<span class="emotion"></span> <span class="prob"></span>`;
+    h.innerHTML = `${result.faces.length > 1 ? `Face ${faceNumber(f, i)}: ` : ""}<span class="emotion"></span> <span class="prob"></span>`;
     h.querySelector(".emotion").textContent = f.emotion;
     h.querySelector(".prob").textContent = pct(f.probability);
+    if (f.amplified) {
+      const note = document.createElement("small");
+      note.className = "amplified";
+      note.textContent = ` amplified x${AMPLIFY}`;
+      h.appendChild(note);
+    }
     div.appendChild(h);
     for (const [c, v] of Object.entries(f.probabilities)) {
       const row = document.createElement("div");
@@ -158,7 +180,7 @@ function logLines(result) {
   state.lastLog = now;
   const t = clock(), faces = result.faces;
   const lines = faces.length ? faces.map((f, i) =>
-    `${t} : ${faces.length > 1 ? `face ${i + 1} : ` : ""}${cap(f.emotion)} , ${pct(f.probability)}`) : [`${t} : no face`];
+    `${t} : ${faces.length > 1 ? `face ${faceNumber(f, i)} : ` : ""}${cap(f.emotion)} , ${pct(f.probability)}`) : [`${t} : no face`];
   const log = $("log");
   log.textContent += lines.join("\n") + "\n";
   const all = log.textContent.split("\n");
@@ -175,10 +197,11 @@ function sendFrame() {
   frame.height = h;
   frame.getContext("2d").drawImage(video, 0, 0, w, h);
   const id = ++state.sent;
+  const stream = { id: state.streamId, t: performance.now() / 1000, amplify: $("amplify").checked ? AMPLIFY : null };
   state.inFlight += 1;
   frame.toBlob(async (blob) => {
     try {
-      const result = await predict(blob, "image/jpeg", 0);
+      const result = await predict(blob, "image/jpeg", 0, stream);
       if (state.stream && id > state.lastDrawnId) {
         state.lastDrawnId = id;
         draw(frame, result);
@@ -208,6 +231,7 @@ async function startCamera() {
   }
   $("video").srcObject = state.stream;
   state.lastDrawnId = 0;
+  state.streamId = newStreamId();   // a new stream: the server starts tracking afresh
   state.timer = setInterval(sendFrame, FRAME_MS);
   $("cam-toggle").textContent = "Stop camera";
   $("log").hidden = false;
