@@ -191,8 +191,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="weight the smoothed probabilities keep per 1/30 s, 0 to 1 (0 = no smoothing; "
                          "default: %(default)s, a half-life of about 0.2 s)")
     ap.add_argument("--detect-every", type=int, default=3, metavar="N",
-                    help="run the face detector every N frames and follow faces by their landmarks in between "
-                         "(1 = detect on every frame; default: %(default)s)")
+                    help="run the face detector every N frames (and on a frame that comes over 0.25 s after the "
+                         "last) and follow faces by their landmarks in between (1 = detect on every frame; "
+                         "default: %(default)s)")
     ap.add_argument("--detect-width", type=int, default=640, metavar="PX",
                     help="shrink frames to this width for the detector only; landmarks and crops use the full "
                          "frame (default: %(default)s)")

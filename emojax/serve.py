@@ -243,8 +243,8 @@ class _Stream:
 
 class Streams:
     """The trackers of the video streams in progress, by key (stream id, model, upsample); one
-    frame of a stream at a time. Forgotten after ``idle`` seconds without a frame, or when
-    ``most`` streams that sent a frame since are in progress."""
+    frame of a stream at a time. A stream is forgotten after ``idle`` seconds without a frame;
+    past ``most`` streams, the one idle longest is."""
 
     def __init__(self, idle: float = STREAM_IDLE, most: int = MAX_STREAMS):
         self.idle, self.most = idle, most

@@ -4,14 +4,18 @@ each face's expression made plainer against its own usual look. The live predict
 given to ``predict`` and the web page's webcam streams all go through :class:`FaceTracker`.
 
 Speed: dlib's HOG detector is the slow step (about 17 ms on a 640x480 frame), so it runs on
-a copy shrunk to ``detect_width`` and only every ``detect_every`` frames. In between,
-each face is followed by refitting the 68 landmarks inside its previous box (dlib's shape
-predictor, about 1 ms) and moving the box with them. Landmarks and crops always come from
+a copy shrunk to ``detect_width`` and only every ``detect_every`` frames, or on a frame that
+comes more than a quarter of a second after the last (a stalled camera or server: the face may
+have moved further than its landmarks can follow). In between, each face is followed by
+refitting the 68 landmarks inside its previous box (dlib's shape predictor, about 1 ms) and
+moving the box with them. Landmarks and crops always come from
 the full-resolution frame, so the crops are those that detection on every frame would give.
 
 Tracking and smoothing: a detection continues the track whose box it overlaps most
-(IoU >= 0.3), else starts a new one with the smallest free index, so a face keeps its index
-while it stays in view. A track that the detector misses is still followed by its landmarks
+(IoU >= 0.3); left over, it continues the nearest left-over track whose centre is within
+0.75 of its width (a face that moved faster than its landmarks could follow: a head turned
+quickly, or frames that arrive a few a second); else it starts a new track with the smallest
+free index. So a face keeps its index while it stays in view. A track that the detector misses is still followed by its landmarks
 through two such detections and dropped at the third, which rides out brief detector misses.
 Each track's probabilities are an exponential moving average: the old value keeps weight
 ``smoothing`` per 1/30 s of stream time (so the same setting behaves alike at any frame
@@ -38,7 +42,9 @@ import numpy as np
 from emojax import face, geometry
 from emojax.pipeline import Classifier, FacePrediction
 
-MIN_IOU = 0.3  # a detection continues a track only if their boxes overlap at least this much
+MIN_IOU = 0.3  # a detection continues the track its box overlaps at least this much
+MAX_JUMP = 0.75  # or, failing that, one whose centre is this many of the detection's widths away
+REDETECT_AFTER = 0.25  # seconds between two frames past which the next one is a detection frame
 PATIENCE = 2  # detections a track may miss in a row before it is dropped
 REFERENCE_FPS = 30.0  # smoothing is the weight of the past per frame at this rate
 AMPLIFY_LAG = 2.0  # seconds before a frame's shape joins its face's reference (amplify)
@@ -102,6 +108,12 @@ def iou(a: face.Box, b: face.Box) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
+def jump(track_box: face.Box, detected: face.Box) -> float:
+    """How far apart the boxes' centres are, in widths of the detected box."""
+    (a, b, c, d), (l, t, r, bottom) = track_box, detected
+    return float(np.hypot((a + c - l - r) / 2, (b + d - t - bottom) / 2) / max(r - l, 1))
+
+
 def follow(gray: np.ndarray, track: Track) -> None:
     """Refit the landmarks inside the previous box, then move and scale the box as they moved."""
     (new,) = face.face_landmarks(gray, [track.box])
@@ -145,7 +157,8 @@ class FaceTracker:
         start = time.perf_counter()
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
         start = self._lap("grey", start)
-        detecting = self.frames % self.detect_every == 0 or not self.tracks
+        detecting = (self.frames % self.detect_every == 0 or not self.tracks
+                     or (self.last_t is not None and t - self.last_t > REDETECT_AFTER))
         if detecting:
             self._match(gray, face.detect_faces(gray, upsample=self.upsample, detect_width=self.detect_width))
         else:
@@ -178,15 +191,17 @@ class FaceTracker:
         return crop
 
     def _match(self, gray: np.ndarray, faces: list[face.Face]) -> None:
-        """Continue tracks with the detections that overlap them most; start, keep or drop the rest."""
-        pairs = sorted(((iou(tr.box, f.box), i, j) for i, tr in enumerate(self.tracks) for j, f in enumerate(faces)),
-                       reverse=True)
+        """Continue tracks with the detections that overlap them most, then the nearest of the
+        rest; start, keep or drop the others."""
+        overlap = [(-iou(tr.box, f.box), i, j) for i, tr in enumerate(self.tracks) for j, f in enumerate(faces)]
+        near = [(jump(tr.box, f.box), i, j) for i, tr in enumerate(self.tracks) for j, f in enumerate(faces)]
         matched: dict[int, int] = {}  # track position -> face position
-        for overlap, i, j in pairs:
-            if overlap < MIN_IOU:
-                break
-            if i not in matched and j not in matched.values():
-                matched[i] = j
+        for pairs, limit in ((overlap, -MIN_IOU), (near, MAX_JUMP)):
+            for score, i, j in sorted(pairs):
+                if score > limit:
+                    break
+                if i not in matched and j not in matched.values():
+                    matched[i] = j
         kept = []
         for i, track in enumerate(self.tracks):
             if i in matched:

@@ -128,6 +128,28 @@ def test_several_faces_keep_their_index(tiny_model: Path) -> None:
     assert [LINE.fullmatch(line)[4] for line in lines] == ["0", "1", "2", "3"]
 
 
+def test_a_fast_moving_face_keeps_its_index(tiny_model: Path) -> None:
+    """A face crossing the frame 60 px a frame (a quick head turn, or the few frames a second a
+    slow server sees) outruns its landmarks between detections; the next detection no longer
+    overlaps the lagging box, but is near it: the same face, not a new one beside a ghost."""
+    from experiments.web_screenshots import fit
+
+    photo = DATA / "faces" / "angry_man.jpg"
+    if not photo.exists():
+        pytest.skip(f"test photo not found: {photo}")
+    rgb = load_image(photo)
+    tracker = FaceTracker(load_classifier(tiny_model), detect_every=3)
+    sweep = [-140, -80, -20, 40, 100, 140, 100, 40, -20, -80]
+    for i, dx in enumerate(sweep * 2):
+        tracks = tracker.step(np.ascontiguousarray(fit(rgb, dx=dx)[..., ::-1]), i / 10)
+        assert [tr.id for tr in tracks] == [0], (i, [(tr.id, tr.box) for tr in tracks])
+    # A frame that comes after a stall (here 1 s) is a detection frame, whatever its number.
+    tracker.timings = {}
+    for t, dx in ((2.0, -140), (2.1, -120), (3.1, 40), (3.2, 60), (3.3, 80)):  # frames 20-24
+        assert [tr.id for tr in tracker.step(np.ascontiguousarray(fit(rgb, dx=dx)[..., ::-1]), t)] == [0], t
+    assert len(tracker.timings["detect"]) == 3 and len(tracker.timings["track"]) == 2  # 21 and 24 by number, 22 by the stall
+
+
 class Flicker:
     """A classifier whose raw answer flips between two classes on every frame."""
 

@@ -96,6 +96,7 @@ def test_webcam_flow(driver, url):
 def test_webcam_amplify(driver, url):
     cam = webcam(driver, url, frames=3, timeout=60, amplify=True)
     assert not any(f["amplified"] for f in cam["last"]["faces"])  # not yet: the face was just seen
+    assert "Learning the usual look" in driver.find_element("id", "status").text
     started = time.monotonic()
     amplified = wait(driver, "window.emojax.last.faces.some(f => f.amplified) && window.emojax.last", 40)
     assert amplified, driver.find_element("id", "status").text

@@ -212,7 +212,8 @@ function sendFrame() {
         const d = state.done;
         state.fps = d.length > 1 ? (d.length - 1) / ((d[d.length - 1] - d[0]) / 1000) : 0;
         $("fps").textContent = `${state.fps.toFixed(1)} frames/s, ${result.time_ms} ms on the server`;
-        setStatus("");
+        const learning = stream.amplify && result.faces.some((f) => !f.amplified);
+        setStatus(learning ? "Learning the usual look of each face (a few seconds)..." : "");
       }
     } catch (e) {
       setStatus(e.message || String(e), true);
