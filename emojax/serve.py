@@ -22,8 +22,9 @@ Endpoints:
   camera. ``amplify=K`` makes each face's expression K times plainer against its own usual look
   once it has been followed a few seconds (``amplified`` in each face says when), like ``live
   --amplify K``. ``t`` is the frame's time on the sender's clock (default: when it arrives). A
-  stream is forgotten after 30 s without a frame (or when 64 newer ones are in progress); with
-  ``--workers N`` each process tracks the frames it receives.
+  stream is forgotten after 30 s without a frame (or when 64 newer ones are in progress); what
+  it holds (boxes, landmarks, smoothed probabilities, with amplify the faces' mean look) stays
+  in memory, never on disk. With ``--workers N`` each process tracks the frames it receives.
 * ``GET /api/models`` (the models and their classes; the first is the default),
   ``GET /api/health``, and the OpenAPI docs at ``/docs``.
 
@@ -390,9 +391,9 @@ def create_app(models: dict[str, str | Path] | None = None, max_upload: int = MA
             image = decode_image(data, max_pixels)
             if stream is None:
                 faces = [f.to_dict() for f in variants[name, upsample].predict(image)]  # a detector per thread
-            else:
-                with streams.use((stream, name, upsample), predictors[name].classifier, upsample) as tracker:
-                    faces = track_frame(tracker, image, time.monotonic() if t is None else t, amplify)
+        if stream is not None:  # the stream's turn first, then a slot: a frame waiting for its turn holds none
+            with streams.use((stream, name, upsample), predictors[name].classifier, upsample) as tracker, busy:
+                faces = track_frame(tracker, image, time.monotonic() if t is None else t, amplify)
         if upload_dir:
             with atomic_path(upload_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:12]}"
                                           f"{_extension(data)}") as tmp:
