@@ -13,9 +13,12 @@ reads it (``video.tracked``: one view, smoothing, detection every third frame). 
 last frame; no face there counts as wrong. Each video plays the photos ``--passes`` times: the first
 pass is a person just sat down in front of the camera (the reference holds only the photos shown
 so far), the second one who has been there a while (all their photos, this one included, once).
-The videos live in a temporary folder and are deleted.
+The videos live in a temporary folder and are deleted. ``--views 10`` scores as the web page's
+webcam does (its stream uses the model's chosen test-time views; ``live`` uses one).
 
     python experiments/amplify_live.py --photos ../shared/data/jaffe --out results/generalization/amplify_live.md
+    python experiments/amplify_live.py --photos ../shared/data/jaffe --views 10 --passes 1 \
+        --out results/generalization/amplify_web.md
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ from tqdm import tqdm
 from emojax import face, geometry, live, photoset, track, video
 from emojax.evaluate import report as metrics
 from emojax.io import EmojaxError, command_line, markdown_table, report, run
-from emojax.pipeline import load_classifier
+from emojax.pipeline import VIEWS, load_classifier
 
 
 def write_video(photos: list[photoset.Photo], path: Path, hold: float, fps: float) -> list[int]:
@@ -71,6 +74,8 @@ def main(argv=None) -> int:
     p.add_argument("--fps", type=float, default=10.0, help="frames per second of the videos (default: %(default)s)")
     p.add_argument("--passes", type=int, default=2, help="times each person's photos are played (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the photos' order (default: %(default)s)")
+    p.add_argument("--views", type=int, choices=VIEWS, default=1,
+                   help="test-time views (default: %(default)s, as live; the web page uses the model's, 10 for the shipped)")
     p.add_argument("--out", help="Markdown file to write (a .json with every figure goes beside it)")
     args = p.parse_args(argv)
     photos = photoset.read(args.photos)
@@ -80,7 +85,7 @@ def main(argv=None) -> int:
             people[ph.person].append(ph)
     if not people:
         raise EmojaxError(f"{args.photos}: the photo set names no people (JAFFE file names or a CSV person column)")
-    classifier = load_classifier(args.model, views=1)
+    classifier = load_classifier(args.model, views=args.views)
     classes = list(classifier.classes)
     rng = np.random.default_rng(args.seed)
     order = {who: [people[who][i] for i in rng.permutation(len(people[who]))] for who in sorted(people)}
@@ -105,9 +110,10 @@ def main(argv=None) -> int:
     table = markdown_table(["--amplify", "pass", "faces amplified", "accuracy", *classes],
                            [["off" if r["amplify"] is None else f"{r['amplify']:g}", str(r["pass"]), str(r["changed"]),
                              *photoset.score_cells(r, classes)] for r in rows], left=1)
-    text = (f"`live --video` on {args.photos} played as one video per person ({len(people)} people, "
+    path = "`live --video`" if args.views == 1 else "The web page's webcam stream (the live tracker, the model's views)"
+    text = (f"{path} on {args.photos} played as one video per person ({len(people)} people, "
             f"{len(labels)} photos in a shuffled order, seed {args.seed}, played {args.passes} times; each held {args.hold:g} s at "
-            f"{args.fps:g} fps, MP4), model {args.model}, one view. Each photo scored by the tracker's smoothed "
+            f"{args.fps:g} fps, MP4), model {args.model}, {'one view' if args.views == 1 else f'{args.views} views'}. Each photo scored by the tracker's smoothed "
             f"emotion at its last frame; accuracy and recall per class (%). A face is amplified once it has been "
             f"followed {track.AMPLIFY_AFTER:g} s, against the mean shape and look of its frames older than "
             f"{track.AMPLIFY_LAG:g} s (texture {geometry.TEXTURE:g}x).\n\n{table}\n\n`{command_line(__file__, argv)}`\n")
