@@ -279,7 +279,7 @@ def track_frame(tracker: FaceTracker, image: np.ndarray, t: float, amplify: floa
     t = t if tracker.last_t is None else max(t, tracker.last_t)
     tracker.amplify = amplify
     tracks = tracker.step(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), t)
-    return [{**p.to_dict(), "track": tr.id, "amplified": bool(amplify and tr.usual and tr.usual.ready(t))}
+    return [{**p.to_dict(), "track": tr.id, "amplified": tr.amplified}
             for tr, p in zip(tracks, tracker.predictions(image.shape))]
 
 

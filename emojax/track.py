@@ -51,7 +51,6 @@ AMPLIFY_LAG = 2.0  # seconds before a frame's shape joins its face's reference (
 AMPLIFY_AFTER = 4.0  # seconds a face is followed before amplify= changes its crops
 
 
-
 @dataclasses.dataclass
 class Track:
     """One face followed across frames."""
@@ -62,7 +61,8 @@ class Track:
     crop: np.ndarray
     probs: np.ndarray | None = None  # smoothed class probabilities
     missed: int = 0  # detections in a row that did not find it
-    usual: Usual | None = None  # its usual look so far (with --amplify)
+    usual: Usual | None = None  # its usual look so far (with amplify)
+    amplified: bool = False  # whether the classifier saw its crop amplified on the last frame
 
 
 class Usual:
@@ -110,8 +110,8 @@ def iou(a: face.Box, b: face.Box) -> float:
 
 def jump(track_box: face.Box, detected: face.Box) -> float:
     """How far apart the boxes' centres are, in widths of the detected box."""
-    (a, b, c, d), (l, t, r, bottom) = track_box, detected
-    return float(np.hypot((a + c - l - r) / 2, (b + d - t - bottom) / 2) / max(r - l, 1))
+    shift = (np.add(track_box[:2], track_box[2:]) - np.add(detected[:2], detected[2:])) / 2
+    return float(np.linalg.norm(shift) / max(detected[2] - detected[0], 1))
 
 
 def follow(gray: np.ndarray, track: Track) -> None:
@@ -167,6 +167,8 @@ class FaceTracker:
         start = self._lap("detect" if detecting else "track", start)
         if self.tracks:
             crops = [tr.crop for tr in self.tracks]
+            for tr in self.tracks:
+                tr.amplified = False
             if self.amplify:
                 crops = [self._amplified(tr, t) for tr in self.tracks]
                 start = self._lap("amplify", start)
@@ -186,7 +188,8 @@ class FaceTracker:
         look (the same crop until the face has been followed long enough)."""
         points = face.aligned_landmarks(track.landmarks)
         track.usual = track.usual or Usual()
-        crop = track.usual.amplified(track.crop, points, self.amplify) if track.usual.ready(t) else track.crop
+        track.amplified = track.usual.ready(t)
+        crop = track.usual.amplified(track.crop, points, self.amplify) if track.amplified else track.crop
         track.usual.add(track.crop, points, t)
         return crop
 

@@ -54,13 +54,13 @@ def write_video(photos: list[photoset.Photo], path: Path, hold: float, fps: floa
 
 def play(path: Path, last: list[int], classifier, amplify: float | None) -> tuple[list[int], list[bool]]:
     """The tracker's emotion (class index, -1 for no face) at each photo's last frame, and
-    whether ``amplify`` had a reference for the face there."""
+    whether the classifier saw that face amplified."""
     wanted, pred, changed = set(last), [], []
-    for frame_no, (t, tracks) in enumerate(video.tracked(path, classifier, amplify)):
+    for frame_no, (_, tracks) in enumerate(video.tracked(path, classifier, amplify)):
         if frame_no in wanted:
             tr = face.largest(tracks)
             pred.append(-1 if tr is None else int(np.argmax(tr.probs)))
-            changed.append(bool(amplify) and tr is not None and tr.usual.ready(t))
+            changed.append(tr is not None and tr.amplified)
     return pred, changed
 
 
