@@ -267,7 +267,7 @@ class Streams:
             self.streams[key] = stream
             while len(self.streams) > self.most:
                 self.streams.popitem(last=False)
-        with stream.lock:  # a new tracker's warm-up (tens of ms) holds up this stream only
+        with stream.lock:  # a new tracker's warm-up holds up this stream only
             if stream.tracker is None:  # the live predictor's tracker, with the server's classifier
                 stream.tracker = FaceTracker(classifier, upsample=upsample)
             yield stream.tracker
