@@ -237,8 +237,8 @@ def _extension(data: bytes) -> str:
 
 @dataclasses.dataclass
 class _Stream:
+    tracker: FaceTracker
     seen: float  # time.monotonic() of its last frame
-    tracker: FaceTracker | None = None  # made on its first frame, under its own lock
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
 
@@ -262,14 +262,14 @@ class Streams:
         with self.lock:
             for k in [k for k, s in self.streams.items() if now - s.seen > self.idle]:
                 del self.streams[k]
-            stream = self.streams.pop(key, None) or _Stream(now)
+            stream = self.streams.pop(key, None)
+            if stream is None:  # the live predictor's tracker, with the server's classifier (warmed by create_app)
+                stream = _Stream(FaceTracker(classifier, upsample=upsample, warm=False), now)
             stream.seen = now
             self.streams[key] = stream
             while len(self.streams) > self.most:
                 self.streams.popitem(last=False)
-        with stream.lock:  # a new tracker's warm-up holds up this stream only
-            if stream.tracker is None:  # the live predictor's tracker, with the server's classifier
-                stream.tracker = FaceTracker(classifier, upsample=upsample)
+        with stream.lock:
             yield stream.tracker
 
 

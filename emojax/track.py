@@ -132,7 +132,7 @@ class FaceTracker:
 
     def __init__(self, classifier: Classifier, smoothing: float = 0.9, detect_every: int = 3,
                  detect_width: int | None = 640, upsample: int = 0, amplify: float | None = None,
-                 timings: dict[str, list[float]] | None = None):
+                 timings: dict[str, list[float]] | None = None, warm: bool = True):
         self.classifier, self.classes = classifier, tuple(classifier.classes)
         self.smoothing, self.detect_every, self.amplify = smoothing, detect_every, amplify
         self.detect_width, self.upsample = detect_width, upsample
@@ -140,11 +140,11 @@ class FaceTracker:
         self.tracks: list[Track] = []
         self.frames = 0
         self.last_t: float | None = None
-        # Load dlib's landmark model and compile the classifier now, not on the first face.
-        face.face_landmarks(np.zeros((64, 64), np.uint8), [(0, 0, 64, 64)])
-        classifier.predict_proba(np.zeros((1, 48, 48), np.uint8))
-        if amplify:
-            geometry.warm_up()
+        if warm:  # load dlib's landmark model and compile the classifier now, not on the first face
+            face.face_landmarks(np.zeros((64, 64), np.uint8), [(0, 0, 64, 64)])
+            classifier.predict_proba(np.zeros((1, 48, 48), np.uint8))
+            if amplify:
+                geometry.warm_up()
 
     def _lap(self, stage: str, start: float) -> float:
         now = time.perf_counter()
