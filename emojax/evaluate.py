@@ -13,8 +13,8 @@ import numpy as np
 
 from emojax import data as data_lib
 from emojax import models
-from emojax.io import EmojaxError, atomic_path, check_out_dir, non_negative_int, positive_float, run
-from emojax.pipeline import VIEWS, predict_proba
+from emojax.io import EmojaxError, atomic_path, check_out_dir, non_negative_int, positive_float, run, shown
+from emojax.pipeline import DEFAULT_MODEL, VIEWS, predict_proba
 
 
 def report(labels: np.ndarray, predicted: np.ndarray, classes) -> dict:
@@ -123,8 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         description="Evaluate a saved model: on the test split (PrivateTest, the default), on a labelled "
         "photo set through the whole face pipeline (--photos), or under camera-like corruptions "
         "(--corruptions, on PublicTest).")
-    p.add_argument("--model", "--checkpoint", dest="model", default="results/model",
-                   help="saved model folder (with model.json and weights/); default: results/model")
+    p.add_argument("--model", "--checkpoint", dest="model",
+                   help="saved model folder (with model.json and weights/); default: the shipped CNN "
+                   "(results/model in a checkout, wherever the command is run from)")
     p.add_argument("--data", help="dataset path (default: $EMOJAX_DATA, then data/fer2013.csv[.gz])")
     p.add_argument("--ferplus", help="FER+ fer2013new.csv for 8-class models (default: beside --data)")
     p.add_argument("--split", choices=("test", "val"),
@@ -156,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     check_out_dir(args.out)
     from emojax.pipeline import CNNClassifier
 
+    args.model = args.model or shown(DEFAULT_MODEL, Path.cwd())
     clf = CNNClassifier(args.model)
     views = args.views or clf.meta.get("views", 1)
     clf.views = views

@@ -503,3 +503,18 @@ def test_amplified_photos_move_away_from_their_person(tiny_cnn, flat, photo_set,
     assert proc.returncode == 0, proc.stderr
     assert f"3x plainer against the same person's other photos: {len(photos)} faces" in proc.stdout
     assert json.loads((tmp_path / "eval_photos_flat.json").read_text())["amplified"] == len(photos)
+
+
+def test_evaluate_scores_the_shipped_model_from_any_folder(photo_set, tmp_path):
+    """A user outside the checkout, with no --model: the shipped CNN, named as the checkout names it."""
+    from emojax.pipeline import DEFAULT_MODEL
+
+    if not (DEFAULT_MODEL / "model.json").exists():
+        pytest.skip(f"shipped model not found at {DEFAULT_MODEL}")
+    (tmp_path / "elsewhere").mkdir()
+    proc = run_cli("-m", "emojax.evaluate", "--photos", str(photo_set), "--views", "1", "--out", str(tmp_path / "o"),
+                   cwd=tmp_path / "elsewhere")
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads((tmp_path / "o" / "eval_photos_set.json").read_text())
+    assert rep["model"] == str(DEFAULT_MODEL) and rep["faces_found"] == 9
+    assert f"Accuracy on {photo_set}: {100 * rep['accuracy']:.1f}% of 9 photos (1 view)" in proc.stdout
