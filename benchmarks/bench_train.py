@@ -10,7 +10,9 @@ the *ratio* stays meaningful. PyTorch runs twice, in its default NCHW memory for
 (``torch``) and in ``channels_last`` (``torch_cl``: NHWC strides, the layout oneDNN's CPU
 convolutions prefer); JAX is compared with the faster of the two at each width. JAX runs with
 emojax's oneDNN convolutions (``emojax.onednn``, the default where they build) and, as
-``jax_xla``, with XLA's own (``EMOJAX_CONV=xla``). PyTorch is a
+``jax_xla``, with XLA's own (``EMOJAX_CONV=xla``); ``jax_bf16`` is the oneDNN step with its
+convolutions on bfloat16 inputs and float32 sums (``Config.precision="bfloat16"``: AMX where the
+CPU has it). PyTorch is a
 benchmark-only dependency: ``pip install -r benchmarks/requirements.txt``.
 
 Also measured: single-face inference latency (one 48x48 crop in, probabilities out) and the
@@ -195,7 +197,8 @@ def torch_child(width: int, batch: int, steps: int, what: str, channels_last: bo
 # --------------------------------------------------------------------------- parent
 
 
-FRAMEWORKS = {"jax": "JAX", "jax_engine": "JAX, device engine", "jax_xla": "JAX, XLA convolutions",
+FRAMEWORKS = {"jax": "JAX", "jax_bf16": "JAX, bfloat16 convolutions", "jax_engine": "JAX, device engine",
+              "jax_xla": "JAX, XLA convolutions",
               "torch": "PyTorch NCHW", "torch_cl": "PyTorch channels_last"}
 
 
@@ -205,6 +208,8 @@ def measure(framework: str, width: int, batch: int, steps: int, what: str) -> di
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     if framework == "jax_xla":  # the same program with XLA's own convolutions instead of oneDNN's
         env["EMOJAX_CONV"] = "xla"
+    if framework == "jax_bf16":  # the same program, its convolutions on bfloat16 inputs (Config.precision)
+        env["JAX_DEFAULT_MATMUL_PRECISION"] = "bfloat16"
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode:
         raise SystemExit(f"{framework} {what} w={width} failed:\n{proc.stderr[-2000:]}")
@@ -218,7 +223,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=10, help="timed training steps per measurement")
     p.add_argument("--rounds", type=int, default=3, help="alternating JAX/PyTorch rounds; medians are reported")
     p.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS), choices=list(FRAMEWORKS),
-                   help="what to measure: jax = the host-loop step, jax_engine = the device engine, "
+                   help="what to measure: jax = the host-loop step, jax_bf16 = the same with bfloat16 "
+                        "convolutions, jax_engine = the device engine, "
                         "jax_xla = the host loop with XLA's convolutions, torch = PyTorch NCHW, "
                         "torch_cl = PyTorch channels_last "
                         "(both need benchmarks/requirements.txt)")
@@ -241,7 +247,7 @@ def main() -> None:
     train_rate = {}
     torches = [f for f in args.frameworks if f.startswith("torch")]
     nan = float("nan")
-    ours = [f for f in ("jax", "jax_engine") if f in args.frameworks]
+    ours = [f for f in ("jax", "jax_bf16", "jax_engine") if f in args.frameworks]
     print("| width | " + " | ".join(f"{FRAMEWORKS[f]} train img/s" for f in args.frameworks)
           + "".join(f" | {FRAMEWORKS[f]} / faster PyTorch" for f in ours) + " |")
     print("|---:|" + "---:|" * (len(args.frameworks) + len(ours)))
@@ -261,7 +267,7 @@ def main() -> None:
     print("\nSingle-face inference, median latency (crop in, probabilities out):")
     for w in args.widths:
         lat = {f: statistics.median(measure(f, w, 1, 10, "infer")["latency_ms"] for _ in range(args.rounds))
-               for f in args.frameworks if f != "jax_engine"}  # the engine is a training path
+               for f in args.frameworks if f not in ("jax_engine", "jax_bf16")}  # training paths (one face: XLA)
         print(f"  w={w}: " + ", ".join(f"{FRAMEWORKS[f]} {v:.2f} ms" for f, v in lat.items()))
     if "jax" in args.frameworks:
         w = min(args.widths)  # the fastest step is the hardest for the pipeline to keep fed

@@ -239,7 +239,8 @@ def _model_step(state: dict, hp: dict, images, labels, soft, key, cfg: train.Con
                                       train=True, rngs={"dropout": k_drop}, mutable=["batch_stats"])
         return _model_loss(k_lab, logits, labels, soft, cfg, hp.get("label_smoothing")), (logits, updates)
 
-    (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
+    with train.precision(cfg):
+        (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
     delta, opt_state = tx.update(grads, state["opt_state"], state["params"])
     new = {"step": state["step"] + 1, "params": optax.apply_updates(state["params"], delta),
            "opt_state": opt_state, "batch_stats": updates["batch_stats"]}

@@ -7,6 +7,9 @@ PyTorch's CPU convolutions) has kernels made for all three passes on NHWC data
 ``jax.lax.conv_general_dilated`` (flax's ``nn.Conv`` takes it as ``conv_general_dilated``):
 float32 NHWC/HWIO convolutions without dilation or groups run forward and backward in oneDNN;
 anything else, and every convolution where oneDNN or a compiler is missing, runs in XLA.
+Under ``jax.default_matmul_precision("bfloat16")`` (a training config's ``precision``) the three
+passes read bfloat16 copies of their inputs and accumulate in float32: mixed precision, as on a
+GPU, which this CPU's AMX units run about 1.8x faster (``benchmarks/RESULTS.md``).
 
 The handlers (``emojax/csrc/onednn_conv.cc``) are compiled on first use into
 ``~/.cache/emojax/onednn`` (``emojax.io.cache_dir``; needs ``g++`` and ``pip install
@@ -90,13 +93,13 @@ def enabled() -> bool:
 
 
 def _call(name: str, a: jax.Array, b: jax.Array, out_shape: tuple[int, ...], geometry: tuple[int, ...]) -> jax.Array:
-    sh, sw, pt, pl, pb, pr = (np.int64(g) for g in geometry)
+    sh, sw, pt, pl, pb, pr, bf16 = (np.int64(g) for g in geometry)
     return jax.ffi.ffi_call(f"emojax_conv_{name}", jax.ShapeDtypeStruct(out_shape, jnp.float32),
-                            vmap_method="sequential")(a, b, sh=sh, sw=sw, pt=pt, pl=pl, pb=pb, pr=pr)
+                            vmap_method="sequential")(a, b, sh=sh, sw=sw, pt=pt, pl=pl, pb=pb, pr=pr, bf16=bf16)
 
 
 def _out_shape(x_shape, k_shape, geometry) -> tuple[int, int, int, int]:
-    sh, sw, pt, pl, pb, pr = geometry
+    sh, sw, pt, pl, pb, pr, _ = geometry
     n, h, w, _ = x_shape
     kh, kw, _, co = k_shape
     return n, (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1, co
@@ -104,7 +107,8 @@ def _out_shape(x_shape, k_shape, geometry) -> tuple[int, int, int, int]:
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def conv_nhwc(x: jax.Array, k: jax.Array, geometry: tuple[int, ...]) -> jax.Array:
-    """NHWC x HWIO -> NHWC, ``geometry`` = (stride h, stride w, pad top, left, bottom, right)."""
+    """NHWC x HWIO -> NHWC, ``geometry`` = (stride h, stride w, pad top, left, bottom, right,
+    1 for bfloat16 products else 0)."""
     return _call("fwd", x, k, _out_shape(x.shape, k.shape, geometry), geometry)
 
 
@@ -118,6 +122,12 @@ def _bwd(geometry, saved, dy):
 
 
 conv_nhwc.defvjp(_fwd, _bwd)
+
+
+def bfloat16(precision=None) -> bool:
+    """Whether a convolution asked for bfloat16 products: ``precision="bfloat16"``, or no
+    precision under ``jax.default_matmul_precision("bfloat16")`` (read when it is traced)."""
+    return (jax.config.jax_default_matmul_precision if precision is None else precision) == "bfloat16"
 
 
 def _nhwc(dimension_numbers) -> bool:
@@ -143,4 +153,4 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, r
                                         dimension_numbers, feature_group_count, batch_group_count,
                                         precision, preferred_element_type)
     (pt, pb), (pl, pr) = padding
-    return conv_nhwc(lhs, rhs, (*map(int, window_strides), int(pt), int(pl), int(pb), int(pr)))
+    return conv_nhwc(lhs, rhs, (*map(int, window_strides), int(pt), int(pl), int(pb), int(pr), int(bfloat16(precision))))

@@ -13,6 +13,7 @@ where a run started from a saved model has a stream of its own (``stream_of``).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -95,6 +96,9 @@ class Config:
     seed: int = 0
     init: str | None = None          # start from this saved model (a folder with model.json)
     engine: str = "host"             # host: the loop below feeds batches | device: emojax.engine (scanned epochs)
+    precision: str | None = None     # the training step's convolutions: None = the platform's default
+    #                                  (float32 on a CPU); "bfloat16" = bfloat16 inputs, float32 sums
+    #                                  (AMX on a CPU: about 1.7x the images/s, benchmarks/RESULTS.md)
     why: str = ""                    # why this architecture/recipe, copied to architecture.txt
 
     def __hash__(self) -> int:  # a static argument of the jitted step
@@ -475,10 +479,22 @@ def jensen_shannon(logits_a: jax.Array, logits_b: jax.Array) -> jax.Array:
     return (0.5 * (kl(p, jax.nn.log_softmax(logits_a)) + kl(q, jax.nn.log_softmax(logits_b)))).mean()
 
 
+def precision(cfg: Config):
+    """The context a training step is traced in: the config's convolution precision, or (None)
+    whatever the process set (``jax.config.update("jax_default_matmul_precision", ...)``)."""
+    return jax.default_matmul_precision(cfg.precision) if cfg.precision else contextlib.nullcontext()
+
+
 @partial(jax.jit, static_argnames=("cfg",), donate_argnums=(0,))
 def train_step(state: TrainState, images: jax.Array, labels: jax.Array, soft: jax.Array | None,
                key: jax.Array, cfg: Config) -> tuple[TrainState, dict]:
     """One SGD step on a uint8 batch; returns the new state and the batch's loss/accuracy."""
+    with precision(cfg):
+        return _train_step(state, images, labels, soft, key, cfg)
+
+
+def _train_step(state: TrainState, images: jax.Array, labels: jax.Array, soft: jax.Array | None,
+                key: jax.Array, cfg: Config) -> tuple[TrainState, dict]:
     k_aug, k_drop, k_lab = jax.random.split(key, 3)
     x, mix = inputs(k_aug, images, cfg, labels=labels)
     if cfg.consistency:

@@ -3,6 +3,11 @@
 // as a convolution over the batch through Eigen, the largest single cost of a training step
 // (benchmarks/RESULTS.md); oneDNN, the library PyTorch's CPU convolutions use, has kernels made
 // for it. Built on first use by emojax/onednn.py.
+//
+// With `bf16` set (jax.default_matmul_precision("bfloat16")), each pass reads bfloat16 copies of
+// its inputs and accumulates in float32, as mixed-precision training does on a GPU: on a CPU with
+// AMX (Sapphire Rapids and later) that makes a width-48 VGG's training step about 1.8x faster
+// (benchmarks/RESULTS.md). Where oneDNN has no bfloat16 kernel, the pass stays in float32.
 #include <omp.h>
 
 #include <algorithm>
@@ -32,12 +37,13 @@ dnnl::engine& cpu() {
 }
 
 // One convolution's geometry: batch, input size and channels, output channels, kernel size,
-// strides and padding (top, left, bottom, right).
+// strides and padding (top, left, bottom, right); and whether it may use bfloat16.
 using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                       int64_t, int64_t, int64_t, int64_t, int64_t>;
+                       int64_t, int64_t, int64_t, int64_t, int64_t, int64_t>;
 
 struct Conv {
-  memory::desc src, wei, dst;  // the caller's layouts: NHWC, HWIO, NHWC
+  memory::desc src, wei, dst;  // the caller's layouts: NHWC, HWIO, NHWC (float32)
+  memory::desc src_in, dst_in;  // what the passes read of x and dy: the same, or bfloat16 copies
   dnnl::convolution_forward::primitive_desc fwd_pd;
   dnnl::convolution_backward_data::primitive_desc bwd_data_pd;
   dnnl::convolution_backward_weights::primitive_desc bwd_weights_pd;
@@ -67,25 +73,43 @@ Conv& conv_for(const Key& key) {
   auto it = cache.find(key);
   if (it != cache.end()) return *it->second;
   one_thread();
-  auto [n, h, w, ci, co, kh, kw, sh, sw, pt, pl, pb, pr] = key;
+  auto [n, h, w, ci, co, kh, kw, sh, sw, pt, pl, pb, pr, bf16] = key;
   const int64_t oh = (h + pt + pb - kh) / sh + 1, ow = (w + pl + pr - kw) / sw + 1;
-  auto f32 = memory::data_type::f32;
   auto c = std::make_unique<Conv>();
-  c->src = memory::desc({n, ci, h, w}, f32, memory::format_tag::nhwc);
-  c->wei = memory::desc({co, ci, kh, kw}, f32, memory::format_tag::hwio);
-  c->dst = memory::desc({n, co, oh, ow}, f32, memory::format_tag::nhwc);
-  memory::desc any_wei({co, ci, kh, kw}, f32, memory::format_tag::any);
+  auto desc = [](memory::dims dims, memory::data_type type, memory::format_tag tag) {
+    return memory::desc(dims, type, tag);
+  };
+  auto f32 = memory::data_type::f32;
+  c->src = desc({n, ci, h, w}, f32, memory::format_tag::nhwc);
+  c->wei = desc({co, ci, kh, kw}, f32, memory::format_tag::hwio);
+  c->dst = desc({n, co, oh, ow}, f32, memory::format_tag::nhwc);
   memory::dims strides{sh, sw}, pad_l{pt, pl}, pad_r{pb, pr};
   auto algo = dnnl::algorithm::convolution_direct;
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  c->fwd_pd = dnnl::convolution_forward::primitive_desc(
-      cpu(), dnnl::prop_kind::forward_training, algo, c->src, any_wei, c->dst, strides, pad_l,
-      pad_r, attr);
-  c->bwd_data_pd = dnnl::convolution_backward_data::primitive_desc(
-      cpu(), algo, c->src, any_wei, c->dst, strides, pad_l, pad_r, c->fwd_pd, attr);
-  c->bwd_weights_pd = dnnl::convolution_backward_weights::primitive_desc(
-      cpu(), algo, c->src, any_wei, c->dst, strides, pad_l, pad_r, c->fwd_pd, attr);
+  // The passes read x, dy and the filter in `in`; they write y, dx and dk in float32.
+  auto make = [&](memory::data_type in) {
+    c->src_in = desc({n, ci, h, w}, in, memory::format_tag::nhwc);
+    c->dst_in = desc({n, co, oh, ow}, in, memory::format_tag::nhwc);
+    memory::desc any_wei({co, ci, kh, kw}, in, memory::format_tag::any);
+    memory::desc any_grad({co, ci, kh, kw}, f32, memory::format_tag::any);
+    auto hint = dnnl::convolution_forward::primitive_desc(  // the backward passes' hint
+        cpu(), dnnl::prop_kind::forward_training, algo, c->src_in, any_wei, c->dst_in, strides,
+        pad_l, pad_r, attr);
+    c->fwd_pd = dnnl::convolution_forward::primitive_desc(
+        cpu(), dnnl::prop_kind::forward_training, algo, c->src_in, any_wei, c->dst, strides, pad_l,
+        pad_r, attr);
+    c->bwd_data_pd = dnnl::convolution_backward_data::primitive_desc(
+        cpu(), algo, c->src, any_wei, c->dst_in, strides, pad_l, pad_r, hint, attr);
+    c->bwd_weights_pd = dnnl::convolution_backward_weights::primitive_desc(
+        cpu(), algo, c->src_in, any_grad, c->dst_in, strides, pad_l, pad_r, hint, attr);
+  };
+  try {
+    make(bf16 ? memory::data_type::bf16 : f32);
+  } catch (const dnnl::error&) {  // no bfloat16 kernel on this CPU
+    if (!bf16) throw;
+    make(f32);
+  }
   c->fwd = dnnl::convolution_forward(c->fwd_pd);
   c->bwd_data = dnnl::convolution_backward_data(c->bwd_data_pd);
   c->bwd_weights = dnnl::convolution_backward_weights(c->bwd_weights_pd);
@@ -106,6 +130,15 @@ memory reordered(const memory::desc& desc, memory from, std::vector<float>& stor
   dnnl::stream s(cpu());
   dnnl::reorder(from, to).execute(s, from, to);
   s.wait();
+  return to;
+}
+
+// `from` (float32, the caller's) as the pass reads it: itself, or a bfloat16 copy in `storage`.
+memory input(const memory::desc& desc, memory from, std::vector<uint16_t>& storage, dnnl::stream& s) {
+  if (desc == from.get_desc()) return from;
+  storage.resize(desc.get_size() / sizeof(uint16_t));
+  memory to(desc, cpu(), storage.data());
+  dnnl::reorder(from, to).execute(s, from, to);
   return to;
 }
 
@@ -159,12 +192,12 @@ int parts_for(ffi::ThreadPool& pool, int64_t n) {
 }
 
 struct Geometry {
-  int64_t sh, sw, pt, pl, pb, pr;
+  int64_t sh, sw, pt, pl, pb, pr, bf16;
 };
 
 template <typename Dims>
 Key key_of(const Dims& x, int64_t n, const Dims& k, const Geometry& g) {
-  return Key{n, x[1], x[2], x[3], k[3], k[0], k[1], g.sh, g.sw, g.pt, g.pl, g.pb, g.pr};
+  return Key{n, x[1], x[2], x[3], k[3], k[0], k[1], g.sh, g.sw, g.pt, g.pl, g.pb, g.pr, g.bf16};
 }
 
 int64_t per_image(const memory::desc& d) { return d.get_size() / sizeof(float) / d.get_dims()[0]; }
@@ -177,9 +210,9 @@ ffi::Error bad_rank() { return ffi::Error::InvalidArgument("emojax oneDNN conv: 
 
 ffi::Error Forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> k,
                    ffi::ResultBuffer<ffi::F32> y, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
-                   int64_t pb, int64_t pr) {
+                   int64_t pb, int64_t pr, int64_t bf16) {
   if (x.dimensions().size() != 4 || k.dimensions().size() != 4) return bad_rank();
-  const Geometry g{sh, sw, pt, pl, pb, pr};
+  const Geometry g{sh, sw, pt, pl, pb, pr, bf16};
   const int64_t n = x.dimensions()[0];
   const int parts = parts_for(pool, n);
   std::vector<std::vector<float>> filters(parts);
@@ -187,9 +220,10 @@ ffi::Error Forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ff
     auto [first, count] = slice(n, parts, i);
     Conv& c = conv_for(key_of(x.dimensions(), count, k.dimensions(), g));
     memory wei = reordered(c.fwd_pd.weights_desc(), memory(c.wei, cpu(), k.typed_data()), filters[i]);
-    memory src(c.src, cpu(), x.typed_data() + first * per_image(c.src));
     memory dst(c.dst, cpu(), y->typed_data() + first * per_image(c.dst));
     dnnl::stream s(cpu());
+    thread_local std::vector<uint16_t> xs;
+    memory src = input(c.src_in, memory(c.src, cpu(), x.typed_data() + first * per_image(c.src)), xs, s);
     c.fwd.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst},
                       {DNNL_ARG_SCRATCHPAD, scratchpad(c.fwd_pd.scratchpad_desc())}});
     s.wait();
@@ -199,9 +233,9 @@ ffi::Error Forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ff
 // The input gradient: dy (NHWC) and the filter in, dx (NHWC, the shape of x) out.
 ffi::Error BackwardData(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> k,
                         ffi::ResultBuffer<ffi::F32> dx, int64_t sh, int64_t sw, int64_t pt,
-                        int64_t pl, int64_t pb, int64_t pr) {
+                        int64_t pl, int64_t pb, int64_t pr, int64_t bf16) {
   if (dx->dimensions().size() != 4 || k.dimensions().size() != 4) return bad_rank();
-  const Geometry g{sh, sw, pt, pl, pb, pr};
+  const Geometry g{sh, sw, pt, pl, pb, pr, bf16};
   const int64_t n = dx->dimensions()[0];
   const int parts = parts_for(pool, n);
   std::vector<std::vector<float>> filters(parts);
@@ -209,9 +243,10 @@ ffi::Error BackwardData(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> dy, ffi::Buf
     auto [first, count] = slice(n, parts, i);
     Conv& c = conv_for(key_of(dx->dimensions(), count, k.dimensions(), g));
     memory wei = reordered(c.bwd_data_pd.weights_desc(), memory(c.wei, cpu(), k.typed_data()), filters[i]);
-    memory diff_dst(c.dst, cpu(), dy.typed_data() + first * per_image(c.dst));
     memory diff_src(c.src, cpu(), dx->typed_data() + first * per_image(c.src));
     dnnl::stream s(cpu());
+    thread_local std::vector<uint16_t> ds;
+    memory diff_dst = input(c.dst_in, memory(c.dst, cpu(), dy.typed_data() + first * per_image(c.dst)), ds, s);
     c.bwd_data.execute(s, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei},
                            {DNNL_ARG_DIFF_SRC, diff_src},
                            {DNNL_ARG_SCRATCHPAD, scratchpad(c.bwd_data_pd.scratchpad_desc())}});
@@ -223,9 +258,9 @@ ffi::Error BackwardData(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> dy, ffi::Buf
 // partial filter gradient (the first in dk itself), and the parts are summed.
 ffi::Error BackwardWeights(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
                            ffi::ResultBuffer<ffi::F32> dk, int64_t sh, int64_t sw, int64_t pt,
-                           int64_t pl, int64_t pb, int64_t pr) {
+                           int64_t pl, int64_t pb, int64_t pr, int64_t bf16) {
   if (x.dimensions().size() != 4 || dk->dimensions().size() != 4) return bad_rank();
-  const Geometry g{sh, sw, pt, pl, pb, pr};
+  const Geometry g{sh, sw, pt, pl, pb, pr, bf16};
   const int64_t n = x.dimensions()[0];
   const size_t size = dk->element_count();
   const int parts = parts_for(pool, n);
@@ -238,9 +273,10 @@ ffi::Error BackwardWeights(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::B
     const memory::desc& want = c.bwd_weights_pd.diff_weights_desc();
     memory grad = hwio;  // in the primitive's own layout, then reordered to HWIO
     if (!(want == c.wei)) own[i].resize(want.get_size() / sizeof(float)), grad = memory(want, cpu(), own[i].data());
-    memory src(c.src, cpu(), x.typed_data() + first * per_image(c.src));
-    memory diff_dst(c.dst, cpu(), dy.typed_data() + first * per_image(c.dst));
     dnnl::stream s(cpu());
+    thread_local std::vector<uint16_t> xs, ds;
+    memory src = input(c.src_in, memory(c.src, cpu(), x.typed_data() + first * per_image(c.src)), xs, s);
+    memory diff_dst = input(c.dst_in, memory(c.dst, cpu(), dy.typed_data() + first * per_image(c.dst)), ds, s);
     c.bwd_weights.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst},
                               {DNNL_ARG_DIFF_WEIGHTS, grad},
                               {DNNL_ARG_SCRATCHPAD, scratchpad(c.bwd_weights_pd.scratchpad_desc())}});
@@ -263,7 +299,8 @@ ffi::Error BackwardWeights(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::B
       .Arg<ffi::Buffer<ffi::F32>>()                                                     \
       .Ret<ffi::Buffer<ffi::F32>>()                                                     \
       .Attr<int64_t>("sh").Attr<int64_t>("sw")                                          \
-      .Attr<int64_t>("pt").Attr<int64_t>("pl").Attr<int64_t>("pb").Attr<int64_t>("pr")
+      .Attr<int64_t>("pt").Attr<int64_t>("pl").Attr<int64_t>("pb").Attr<int64_t>("pr")   \
+      .Attr<int64_t>("bf16")
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(EmojaxConvForward, Forward, EMOJAX_CONV_BINDING);
 XLA_FFI_DEFINE_HANDLER_SYMBOL(EmojaxConvBackwardData, BackwardData, EMOJAX_CONV_BINDING);
