@@ -436,16 +436,23 @@ def test_fused_batch_norm_relu_matches_flax_and_autodiff():
 
 def test_antialiased_pool_is_a_blurred_dense_max_and_steadier_under_shifts():
     """max_blur_pool2 is the 2x2 max at stride 1, blurred by [1, 2, 1] x [1, 2, 1] / 16 and
-    subsampled; on a face moved by one pixel its output changes half as much as max_pool2's;
+    subsampled, its gradient that definition's; on a face moved by one pixel its output changes half as much as max_pool2's;
     a VGG with it takes the same weights as one without."""
+    def reference(a):  # the definition, written plainly (edge pads, a 3x3 kernel, strided slices)
+        h, w = a.shape[1:3]
+        p = jnp.pad(a, ((0, 0), (0, 1), (0, 1), (0, 0)), mode="edge")
+        dense = jnp.maximum(jnp.maximum(p[:, :-1, :-1], p[:, 1:, :-1]), jnp.maximum(p[:, :-1, 1:], p[:, 1:, 1:]))
+        k = np.outer([1, 2, 1], [1, 2, 1]) / 16
+        q = jnp.pad(dense, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+        return sum(k[i, j] * q[:, i:i + h, j:j + w] for i in range(3) for j in range(3))[:, ::2, ::2]
+
     x = np.random.default_rng(0).random((8, 49, 49, 1)).astype(np.float32)
     a = x[:, :48, :48]
-    p = np.pad(a, ((0, 0), (0, 1), (0, 1), (0, 0)), mode="edge")
-    dense = np.maximum.reduce([p[:, :-1, :-1], p[:, 1:, :-1], p[:, :-1, 1:], p[:, 1:, 1:]])
-    k = np.outer([1, 2, 1], [1, 2, 1]) / 16
-    q = np.pad(dense, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
-    want = sum(k[i, j] * q[:, i:i + 48, j:j + 48] for i in range(3) for j in range(3))[:, ::2, ::2]
-    np.testing.assert_allclose(models.max_blur_pool2(a), want, atol=1e-6)
+    for face in (a, x[:, :7, :5]):  # odd sides too: the last row or column is repeated
+        np.testing.assert_allclose(models.max_blur_pool2(face), reference(face), atol=1e-6)
+        weights = np.random.default_rng(1).random(reference(face).shape)
+        grad = lambda f: jax.grad(lambda v: jnp.sum(weights * f(v)))(jnp.asarray(face))
+        np.testing.assert_allclose(grad(models.max_blur_pool2), grad(reference), atol=1e-6)
     moved = x[:, 1:, 1:]
     change = {f: np.abs(np.asarray(f(a)) - np.asarray(f(moved))).mean()
               for f in (models.max_pool2, models.max_blur_pool2)}
