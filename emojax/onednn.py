@@ -9,7 +9,7 @@ float32 NHWC/HWIO convolutions without dilation or groups run forward and backwa
 anything else, and every convolution where oneDNN or a compiler is missing, runs in XLA.
 Under ``jax.default_matmul_precision("bfloat16")`` (a training config's ``precision``) the three
 passes read bfloat16 copies of their inputs and accumulate in float32: mixed precision, as on a
-GPU, which this CPU's AMX units run about 1.8x faster (``benchmarks/RESULTS.md``).
+GPU; on a CPU with AMX the width-48 training step runs 1.5-1.6x as fast (``benchmarks/RESULTS.md``).
 
 The handlers (``emojax/csrc/onednn_conv.cc``) are compiled on first use into
 ``~/.cache/emojax/onednn`` (``emojax.io.cache_dir``; needs ``g++`` and ``pip install

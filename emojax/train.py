@@ -98,7 +98,7 @@ class Config:
     engine: str = "host"             # host: the loop below feeds batches | device: emojax.engine (scanned epochs)
     precision: str | None = None     # the training step's convolutions: None = the platform's default
     #                                  (float32 on a CPU); "bfloat16" = bfloat16 inputs, float32 sums
-    #                                  (AMX on a CPU: about 1.7x the images/s, benchmarks/RESULTS.md)
+    #                                  (AMX on a CPU: 1.5-1.6x the images/s, benchmarks/RESULTS.md)
     why: str = ""                    # why this architecture/recipe, copied to architecture.txt
 
     def __hash__(self) -> int:  # a static argument of the jitted step

@@ -57,7 +57,7 @@ def parse_args(argv):
                    "(emojax.engine; same history, fewer dispatches)")
     p.add_argument("--precision", choices=("float32", "bfloat16"),
                    help="the training step's convolutions: float32, or bfloat16 inputs with float32 sums "
-                   "(mixed precision: about 1.7x faster on a CPU with AMX; default: the config's, float32 "
+                   "(mixed precision: 1.5-1.6x as fast on a CPU with AMX; default: the config's, float32 "
                    "on a CPU). Can change on --resume")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--overwrite", action="store_true",

@@ -6,7 +6,7 @@
 //
 // With `bf16` set (jax.default_matmul_precision("bfloat16")), each pass reads bfloat16 copies of
 // its inputs and accumulates in float32, as mixed-precision training does on a GPU: on a CPU with
-// AMX (Sapphire Rapids and later) that makes a width-48 VGG's training step about 1.8x faster
+// AMX (Sapphire Rapids and later) that makes a width-48 VGG's training step 1.5-1.6x as fast
 // (benchmarks/RESULTS.md). Where oneDNN has no bfloat16 kernel, the pass stays in float32.
 #include <omp.h>
 
