@@ -76,21 +76,18 @@ Conv& conv_for(const Key& key) {
   auto [n, h, w, ci, co, kh, kw, sh, sw, pt, pl, pb, pr, bf16] = key;
   const int64_t oh = (h + pt + pb - kh) / sh + 1, ow = (w + pl + pr - kw) / sw + 1;
   auto c = std::make_unique<Conv>();
-  auto desc = [](memory::dims dims, memory::data_type type, memory::format_tag tag) {
-    return memory::desc(dims, type, tag);
-  };
   auto f32 = memory::data_type::f32;
-  c->src = desc({n, ci, h, w}, f32, memory::format_tag::nhwc);
-  c->wei = desc({co, ci, kh, kw}, f32, memory::format_tag::hwio);
-  c->dst = desc({n, co, oh, ow}, f32, memory::format_tag::nhwc);
+  c->src = memory::desc({n, ci, h, w}, f32, memory::format_tag::nhwc);
+  c->wei = memory::desc({co, ci, kh, kw}, f32, memory::format_tag::hwio);
+  c->dst = memory::desc({n, co, oh, ow}, f32, memory::format_tag::nhwc);
   memory::dims strides{sh, sw}, pad_l{pt, pl}, pad_r{pb, pr};
   auto algo = dnnl::algorithm::convolution_direct;
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   // The passes read x, dy and the filter in `in`; they write y, dx and dk in float32.
   auto make = [&](memory::data_type in) {
-    c->src_in = desc({n, ci, h, w}, in, memory::format_tag::nhwc);
-    c->dst_in = desc({n, co, oh, ow}, in, memory::format_tag::nhwc);
+    c->src_in = memory::desc({n, ci, h, w}, in, memory::format_tag::nhwc);
+    c->dst_in = memory::desc({n, co, oh, ow}, in, memory::format_tag::nhwc);
     memory::desc any_wei({co, ci, kh, kw}, in, memory::format_tag::any);
     memory::desc any_grad({co, ci, kh, kw}, f32, memory::format_tag::any);
     auto hint = dnnl::convolution_forward::primitive_desc(  // the backward passes' hint
@@ -122,10 +119,10 @@ memory scratchpad(const memory::desc& want) {
   return memory(want, cpu(), buf.data());
 }
 
-// `desc`'s memory holding the filter `from` (a reorder only when the layouts differ).
+// `desc`'s memory holding the filter `from` (a reorder only when the layouts or types differ).
 memory reordered(const memory::desc& desc, memory from, std::vector<float>& storage) {
   if (desc == from.get_desc()) return from;
-  storage.resize(desc.get_size() / sizeof(float));
+  storage.resize((desc.get_size() + sizeof(float) - 1) / sizeof(float));
   memory to(desc, cpu(), storage.data());
   dnnl::stream s(cpu());
   dnnl::reorder(from, to).execute(s, from, to);
