@@ -17,7 +17,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,27 +44,13 @@ def child(config: str, variant: str, steps: int) -> float:
     import dataclasses
     import importlib
 
-    import jax
-    import numpy as np
-
-    from emojax import models, train
+    from benchmarks.bench_train import step_rate
+    from emojax import models
 
     if variant == "float32, strided pool":
         models.max_blur_pool2 = strided_blur_pool  # read by VGG when it is traced
     cfg = importlib.import_module(f"experiments.configs.{config}").CONFIG
-    cfg = dataclasses.replace(cfg, init=None, precision="bfloat16" if variant == "bfloat16" else None)
-    rng = np.random.default_rng(0)
-    images = jax.numpy.asarray(rng.integers(0, 256, (cfg.batch_size, 48, 48)), jax.numpy.uint8)
-    labels = jax.numpy.asarray(rng.integers(0, 7, cfg.batch_size), jax.numpy.int32)
-    state = train.create_state(cfg, 7, steps_per_epoch=TRAINING // cfg.batch_size)
-    for i in range(3):  # compile and warm up
-        state, m = train.train_step(state, images, labels, None, jax.random.PRNGKey(i), cfg)
-    jax.block_until_ready(m)
-    t = time.perf_counter()
-    for i in range(steps):
-        state, m = train.train_step(state, images, labels, None, jax.random.PRNGKey(i), cfg)
-    jax.block_until_ready(m)
-    return steps * cfg.batch_size / (time.perf_counter() - t)
+    return step_rate(dataclasses.replace(cfg, init=None, precision="bfloat16" if variant == "bfloat16" else None), steps)
 
 
 def main() -> None:

@@ -37,6 +37,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def jax_train_rate(width: int, batch: int, steps: int) -> float:
     """Images/s of our jitted training step (random uint8 batch, no augmentation)."""
+    sys.path.insert(0, str(ROOT))
+    from emojax import train
+
+    return step_rate(train.Config(model_kwargs={"width": width}, augment=False, batch_size=batch), steps)
+
+
+def step_rate(cfg, steps: int) -> float:
+    """Images/s of ``train.train_step`` for ``cfg`` on a random uint8 batch of its size, after
+    three steps that compile and warm up."""
     import jax
     import numpy as np
 
@@ -44,9 +53,8 @@ def jax_train_rate(width: int, batch: int, steps: int) -> float:
     from emojax import train
 
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (batch, 48, 48), dtype=np.uint8)
-    labels = rng.integers(0, 7, batch).astype(np.int32)
-    cfg = train.Config(model_kwargs={"width": width}, augment=False, batch_size=batch)
+    images = rng.integers(0, 256, (cfg.batch_size, 48, 48), dtype=np.uint8)
+    labels = rng.integers(0, 7, cfg.batch_size).astype(np.int32)
     state = train.create_state(cfg, 7, steps_per_epoch=100)
     x, y = train.shard_batch(train.data_mesh(), images, labels)
     for i in range(3):  # compile and warm up
@@ -56,7 +64,7 @@ def jax_train_rate(width: int, batch: int, steps: int) -> float:
     for i in range(steps):
         state, m = train.train_step(state, x, y, None, jax.random.PRNGKey(i), cfg)
     jax.block_until_ready(m)
-    return steps * batch / (time.perf_counter() - t)
+    return steps * cfg.batch_size / (time.perf_counter() - t)
 
 
 def jax_engine_rate(width: int, batch: int, steps: int) -> float:
