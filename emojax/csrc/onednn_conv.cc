@@ -90,12 +90,12 @@ Conv& conv_for(const Key& key) {
     c->dst_in = memory::desc({n, co, oh, ow}, in, memory::format_tag::nhwc);
     memory::desc any_wei({co, ci, kh, kw}, in, memory::format_tag::any);
     memory::desc any_grad({co, ci, kh, kw}, f32, memory::format_tag::any);
-    auto hint = dnnl::convolution_forward::primitive_desc(  // the backward passes' hint
-        cpu(), dnnl::prop_kind::forward_training, algo, c->src_in, any_wei, c->dst_in, strides,
-        pad_l, pad_r, attr);
     c->fwd_pd = dnnl::convolution_forward::primitive_desc(
         cpu(), dnnl::prop_kind::forward_training, algo, c->src_in, any_wei, c->dst, strides, pad_l,
         pad_r, attr);
+    auto hint = in == f32 ? c->fwd_pd : dnnl::convolution_forward::primitive_desc(  // dy's type
+        cpu(), dnnl::prop_kind::forward_training, algo, c->src_in, any_wei, c->dst_in, strides,
+        pad_l, pad_r, attr);
     c->bwd_data_pd = dnnl::convolution_backward_data::primitive_desc(
         cpu(), algo, c->src, any_wei, c->dst_in, strides, pad_l, pad_r, hint, attr);
     c->bwd_weights_pd = dnnl::convolution_backward_weights::primitive_desc(
@@ -119,21 +119,12 @@ memory scratchpad(const memory::desc& want) {
   return memory(want, cpu(), buf.data());
 }
 
-// `desc`'s memory holding the filter `from` (a reorder only when the layouts or types differ).
-memory reordered(const memory::desc& desc, memory from, std::vector<float>& storage) {
+// `from` (the caller's float32) as a pass reads it: itself, or a copy in `storage` reordered on
+// `s` to `desc` (a filter in the primitive's layout, an activation in bfloat16).
+template <typename T>
+memory reordered(const memory::desc& desc, memory from, std::vector<T>& storage, dnnl::stream& s) {
   if (desc == from.get_desc()) return from;
-  storage.resize((desc.get_size() + sizeof(float) - 1) / sizeof(float));
-  memory to(desc, cpu(), storage.data());
-  dnnl::stream s(cpu());
-  dnnl::reorder(from, to).execute(s, from, to);
-  s.wait();
-  return to;
-}
-
-// `from` (float32, the caller's) as the pass reads it: itself, or a bfloat16 copy in `storage`.
-memory input(const memory::desc& desc, memory from, std::vector<uint16_t>& storage, dnnl::stream& s) {
-  if (desc == from.get_desc()) return from;
-  storage.resize(desc.get_size() / sizeof(uint16_t));
+  storage.resize((desc.get_size() + sizeof(T) - 1) / sizeof(T));
   memory to(desc, cpu(), storage.data());
   dnnl::reorder(from, to).execute(s, from, to);
   return to;
@@ -216,11 +207,11 @@ ffi::Error Forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ff
   return finish(parallel(pool, parts, [&](int i) {
     auto [first, count] = slice(n, parts, i);
     Conv& c = conv_for(key_of(x.dimensions(), count, k.dimensions(), g));
-    memory wei = reordered(c.fwd_pd.weights_desc(), memory(c.wei, cpu(), k.typed_data()), filters[i]);
     memory dst(c.dst, cpu(), y->typed_data() + first * per_image(c.dst));
     dnnl::stream s(cpu());
+    memory wei = reordered(c.fwd_pd.weights_desc(), memory(c.wei, cpu(), k.typed_data()), filters[i], s);
     thread_local std::vector<uint16_t> xs;
-    memory src = input(c.src_in, memory(c.src, cpu(), x.typed_data() + first * per_image(c.src)), xs, s);
+    memory src = reordered(c.src_in, memory(c.src, cpu(), x.typed_data() + first * per_image(c.src)), xs, s);
     c.fwd.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst},
                       {DNNL_ARG_SCRATCHPAD, scratchpad(c.fwd_pd.scratchpad_desc())}});
     s.wait();
@@ -239,11 +230,11 @@ ffi::Error BackwardData(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> dy, ffi::Buf
   return finish(parallel(pool, parts, [&](int i) {
     auto [first, count] = slice(n, parts, i);
     Conv& c = conv_for(key_of(dx->dimensions(), count, k.dimensions(), g));
-    memory wei = reordered(c.bwd_data_pd.weights_desc(), memory(c.wei, cpu(), k.typed_data()), filters[i]);
     memory diff_src(c.src, cpu(), dx->typed_data() + first * per_image(c.src));
     dnnl::stream s(cpu());
+    memory wei = reordered(c.bwd_data_pd.weights_desc(), memory(c.wei, cpu(), k.typed_data()), filters[i], s);
     thread_local std::vector<uint16_t> ds;
-    memory diff_dst = input(c.dst_in, memory(c.dst, cpu(), dy.typed_data() + first * per_image(c.dst)), ds, s);
+    memory diff_dst = reordered(c.dst_in, memory(c.dst, cpu(), dy.typed_data() + first * per_image(c.dst)), ds, s);
     c.bwd_data.execute(s, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei},
                            {DNNL_ARG_DIFF_SRC, diff_src},
                            {DNNL_ARG_SCRATCHPAD, scratchpad(c.bwd_data_pd.scratchpad_desc())}});
@@ -272,8 +263,8 @@ ffi::Error BackwardWeights(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::B
     if (!(want == c.wei)) own[i].resize(want.get_size() / sizeof(float)), grad = memory(want, cpu(), own[i].data());
     dnnl::stream s(cpu());
     thread_local std::vector<uint16_t> xs, ds;
-    memory src = input(c.src_in, memory(c.src, cpu(), x.typed_data() + first * per_image(c.src)), xs, s);
-    memory diff_dst = input(c.dst_in, memory(c.dst, cpu(), dy.typed_data() + first * per_image(c.dst)), ds, s);
+    memory src = reordered(c.src_in, memory(c.src, cpu(), x.typed_data() + first * per_image(c.src)), xs, s);
+    memory diff_dst = reordered(c.dst_in, memory(c.dst, cpu(), dy.typed_data() + first * per_image(c.dst)), ds, s);
     c.bwd_weights.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst},
                               {DNNL_ARG_DIFF_WEIGHTS, grad},
                               {DNNL_ARG_SCRATCHPAD, scratchpad(c.bwd_weights_pd.scratchpad_desc())}});
