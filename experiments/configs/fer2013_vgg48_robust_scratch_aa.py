@@ -1,13 +1,14 @@
 """``fer2013_vgg48_robust_scratch`` with every max-pool anti-aliased (``VGG(antialias=True)``):
-the GPU plan's anti-aliased arm, run on the CPU over several sessions (about 400 s an epoch on
-the 2 cores, so 160 epochs take about 18 hours; ``--resume`` continues it from its last
-epoch). Started on the CPU on 2026-12-05 as ``runs/scratch_aa`` (570-610 s an epoch that day
-on a machine 2.5x slower than the benchmarks record, about 25 hours in all). Five sessions took it to 58 epochs (64.1% PublicTest, best 65.4% at epoch 49); the sixth (2026-12-05) found a new machine without ``runs/``, so it started again from epoch 0 (the issue notes say where it stands). From epoch 46 (2026-12-06) it runs with ``--precision bfloat16`` and the rewritten anti-aliased pool, about 190 s an epoch (``benchmarks/bench_step.py``: 66 -> 180 images/s). Every fine-tune of the shipped model fell on one line of clean accuracy for
-robustness (``results/generalization/runs.md``), the anti-aliased ones included; Zhang 2019
-found anti-aliasing pays most when the features are learnt with it, and the camera effects
-from the first epoch give the network 160 epochs, not 6, to absorb them. Its baseline is the
-run the shipped model descends from, ``w48e160`` (the same recipe without either: 71.1%
-PublicTest at epoch 147, ``results/sweep/table.md``).
+the GPU plan's anti-aliased arm, run on the CPU over several sessions as ``runs/scratch_aa``
+(``--resume`` continues it from its last epoch). Epochs 1-45 ran in float32 (about 400 s an epoch
+on the 2 cores); from epoch 46 it runs with ``--precision bfloat16`` and the rewritten anti-aliased
+pool, about 190 s an epoch (``benchmarks/bench_step.py``: 66 -> 180 images/s). The issue notes say
+where it stands. Every fine-tune of the shipped model fell on one line of clean accuracy for
+robustness (``results/generalization/runs.md``), the anti-aliased ones included; Zhang 2019 found
+anti-aliasing pays most when the features are learnt with it, and the camera effects from the first
+epoch give the network 160 epochs, not 6, to absorb them. Its baseline is the run the shipped model
+descends from, ``w48e160`` (the same recipe without either: 71.1% PublicTest at epoch 147,
+``results/sweep/table.md``).
 
     python experiments/train_cnn.py --config fer2013_vgg48_robust_scratch_aa \\
         --data ../shared/data/fer2013.csv.gz --out runs/scratch_aa --no-progress [--resume] \\
