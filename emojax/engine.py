@@ -385,14 +385,15 @@ def train_many(cfgs: Sequence[train.Config], ds: data_lib.Dataset, outs: Sequenc
             meta["history"].append(row)
             meta["epoch"] = epoch
             meta["train_time_s"] += elapsed
+            folders = [train.snapshot_folder(outs[k], cfgs[k], epoch)]
             if v["accuracy"] > meta["best"]["val_accuracy"]:
                 meta["best"] = {"epoch": epoch, "val_accuracy": v["accuracy"]}
-                if writer_host:
-                    variables = jax.device_get({"params": jax.tree_util.tree_map(lambda a: a[k], stacked["params"]),
-                                                "batch_stats": jax.tree_util.tree_map(lambda a: a[k],
-                                                                                      stacked["batch_stats"])})
-                    models.save(outs[k], cfgs[k].model, dict(cfgs[k].model_kwargs), ds.classes, variables,
-                                extra={"epoch": epoch, "dataset": ds.source, "labels": cfgs[k].labels})
+                folders.append(outs[k])
+            if writer_host and any(folders):
+                variables = {name: jax.tree_util.tree_map(lambda a: a[k], stacked[name])
+                             for name in ("params", "batch_stats")}
+                for folder in filter(None, folders):
+                    train.save_epoch(folder, cfgs[k], ds, variables, epoch)
         if progress:
             accs = " ".join(f"{m['history'][-1]['val_accuracy']:.3f}" if a else "-" for m, a in zip(metas, active))
             print(f"epoch {epoch}: {sum(active)}/{k_models} models, val acc {accs} | {elapsed:.1f}s",

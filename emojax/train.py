@@ -99,6 +99,8 @@ class Config:
     precision: str | None = None     # the training step's convolutions: None = the platform's default
     #                                  (float32 on a CPU); "bfloat16" = bfloat16 inputs, float32 sums
     #                                  (AMX on a CPU: 1.5-1.6x the images/s, benchmarks/RESULTS.md)
+    snapshots: int = 0               # keep each of the last N epochs' weights as a model in
+    #                                  out/snapshots/EPOCH, for weight averaging (SWA: recalibrate_batch_norm)
     why: str = ""                    # why this architecture/recipe, copied to architecture.txt
 
     def __hash__(self) -> int:  # a static argument of the jitted step
@@ -726,7 +728,57 @@ def teacher_probabilities(folders, split: data_lib.Split, classes) -> np.ndarray
 
 
 # What a run writes into its folder; a folder holding any of them holds a run.
-RUN_FILES = ("ckpt", "weights", "tb", "model.json", "metrics.json", "learning_curves.png", "architecture.txt")
+RUN_FILES = ("ckpt", "weights", "tb", "model.json", "metrics.json", "learning_curves.png", "architecture.txt",
+             "snapshots")
+
+
+def save_epoch(folder: Path, cfg: Config, ds: data_lib.Dataset, variables: dict, epoch: int) -> None:
+    """One epoch's weights (``params`` and ``batch_stats``) as a model folder: the run's best
+    epoch in the run folder itself, or a snapshot (``snapshot_folder``)."""
+    variables = jax.device_get({k: variables[k] for k in ("params", "batch_stats")})
+    models.save(folder, cfg.model, dict(cfg.model_kwargs), ds.classes, variables,
+                extra={"epoch": epoch, "dataset": ds.source, "labels": cfg.labels})
+
+
+def snapshot_folder(out: Path, cfg: Config, epoch: int) -> Path | None:
+    """Where a run keeps ``epoch``'s weights when it is one of its last ``cfg.snapshots``
+    epochs, else None. A run otherwise keeps only its best epoch, and the average of several
+    epochs' weights along the schedule (SWA, Izmailov et al. 2018) needs each of them."""
+    return out / "snapshots" / f"{epoch:03d}" if epoch > cfg.epochs - cfg.snapshots else None
+
+
+def recalibrate_batch_norm(model, variables: dict, images: np.ndarray, batch_size: int = 256,
+                           seed: int = 0) -> dict:
+    """``variables`` with each batch-norm layer's running statistics replaced by the mean,
+    over ``images`` (uint8 faces, in shuffled batches of ``batch_size``, in training mode as
+    the layers saw them), of its batch moments. Weights averaged over several epochs compute
+    features that no epoch's running statistics describe (Izmailov et al. 2018)."""
+    if not variables.get("batch_stats"):
+        return variables
+    stats = variables["batch_stats"]
+    zeros = jax.tree_util.tree_map(jnp.zeros_like, stats)
+    ones = jax.tree_util.tree_map(jnp.ones_like, stats)
+
+    @jax.jit
+    def updated(params, start, x, key):
+        x = x.astype(jnp.float32)[..., None] / 255.0
+        _, new = model.apply({"params": params, "batch_stats": start}, x, train=True,
+                             mutable=["batch_stats"], rngs={"dropout": key})
+        return new["batch_stats"]
+
+    # A layer's update is momentum * start + (1 - momentum) * moment: from zeros it is
+    # (1 - momentum) * moment, and the momentum is what a start at ones adds.
+    order = np.random.default_rng(seed).permutation(len(images))
+    n = max(len(images) // batch_size, 1)
+    total = momentum = None
+    for i in range(n):
+        x, key = jnp.asarray(images[order[i * batch_size:(i + 1) * batch_size]]), jax.random.PRNGKey(seed + i)
+        step = updated(variables["params"], zeros, x, key)
+        if momentum is None:
+            momentum = jax.tree_util.tree_map(jnp.subtract, updated(variables["params"], ones, x, key), step)
+        total = step if total is None else jax.tree_util.tree_map(jnp.add, total, step)
+    mean = jax.tree_util.tree_map(lambda t, m: np.asarray(t / n / (1 - m)), total, momentum)
+    return {**variables, "batch_stats": mean}
 
 
 def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = False,
@@ -786,7 +838,6 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
     stream = meta.get("stream", 0)  # runs checkpointed before streams: 0, as they were drawn
     key = run_key(cfg, stream)
     schedule = make_schedule(cfg, steps)
-    model_kwargs = dict(cfg.model_kwargs)
     runner = None
     if cfg.engine == "device":  # the same epochs, each one jitted call on device-resident data
         from emojax import engine
@@ -826,13 +877,14 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
                 if k != "epoch":
                     writer.add_scalar(k.replace("_", "/", 1), val_, epoch)
             writer.flush()
+        folders = [snapshot_folder(out, cfg, epoch)]
         if v["accuracy"] > meta["best"]["val_accuracy"]:
             meta["best"] = {"epoch": epoch, "val_accuracy": v["accuracy"]}
-            if writer_host:
-                best = averaged(state)
-                models.save(out, cfg.model, model_kwargs, ds.classes,
-                            {"params": best.params, "batch_stats": best.batch_stats},
-                            extra={"epoch": epoch, "dataset": ds.source, "labels": cfg.labels})
+            folders.append(out)
+        if writer_host and any(folders):
+            kept = averaged(state)
+            for folder in filter(None, folders):
+                save_epoch(folder, cfg, ds, {"params": kept.params, "batch_stats": kept.batch_stats}, epoch)
         mngr.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                                  meta=ocp.args.JsonSave(meta)))
         mngr.wait_until_finished()

@@ -59,6 +59,9 @@ def parse_args(argv):
                    help="the training step's convolutions: float32, or bfloat16 inputs with float32 sums "
                    "(mixed precision: 1.5-1.6x as fast on a CPU with AMX; default: the config's, float32 "
                    "on a CPU). Can change on --resume")
+    p.add_argument("--snapshots", type=non_negative_int, metavar="N",
+                   help="keep each of the last N epochs' weights as a model in OUT/snapshots/EPOCH, to average "
+                   "(experiments/interpolate_weights.py --recalibrate); can change on --resume")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run already in the folder (without it, or --resume, such a folder "
@@ -83,7 +86,7 @@ def main(argv=None) -> int:
     cfg = importlib.import_module(f"experiments.configs.{args.config}").CONFIG
     overrides = {k: getattr(args, k) for k in ("labels", "ferplus_mode", "epochs", "subset",
                                                "batch_size", "lr", "patience", "seed", "init", "engine",
-                                               "precision")
+                                               "precision", "snapshots")
                  if getattr(args, k) is not None}
     if args.width:
         overrides["model_kwargs"] = {**cfg.model_kwargs, "width": args.width}

@@ -295,6 +295,7 @@ CASES = [
     case("train-flag-labels-bad-choice", TRAIN + " --labels affectnet", absent=NO_RUN),
     case("train-flag-ferplus-mode-bad-choice", TRAIN + " --ferplus-mode vote", absent=NO_RUN),
     case("train-flag-precision-bad-choice", TRAIN + " --precision float16", absent=NO_RUN),
+    case("train-flag-snapshots-negative", TRAIN + " --snapshots -1", absent=NO_RUN),
     case("train-flag-lr-not-a-number", TRAIN + " --lr fast", absent=NO_RUN),
     case("train-flag-batch-size-zero", TRAIN + " --batch-size 0", absent=NO_RUN),
     case("train-flag-batch-size-negative", TRAIN + " --batch-size -4", absent=NO_RUN),

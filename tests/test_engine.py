@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_clean_error, run_cli
-from emojax import engine, train
+from emojax import engine, models, train
 from emojax.io import EmojaxError
 from emojax.pipeline import CNNClassifier
 
@@ -112,7 +112,8 @@ print(json.dumps({{"devices": jax.device_count(), "history": out}}))
 
 
 def test_k_models_in_one_program_equal_k_separate_runs(small_fer, host_run, tmp_path):
-    cfgs = [CFG, dataclasses.replace(CFG, seed=1, lr=2e-3, weight_decay=3e-4, label_smoothing=0.1)]
+    cfgs = [dataclasses.replace(CFG, snapshots=1),
+            dataclasses.replace(CFG, seed=1, lr=2e-3, weight_decay=3e-4, label_smoothing=0.1, snapshots=1)]
     outs = [tmp_path / "many" / f"m{k}" for k in range(2)]
     results = engine.train_many(cfgs, small_fer, outs, progress=False)
     alone = [json.loads((host_run / "metrics.json").read_text()),
@@ -124,6 +125,12 @@ def test_k_models_in_one_program_equal_k_separate_runs(small_fer, host_run, tmp_
         for name in ("model.json", "weights", "metrics.json", "architecture.txt", "learning_curves.png"):
             assert (out / name).exists(), name
         assert CNNClassifier(out).predict_proba(small_fer.test.images[:2]).shape == (2, 7)
+        last = out / "snapshots" / f"{c.epochs:03d}"  # snapshots=1: the last epoch's weights
+        assert [p.name for p in (out / "snapshots").iterdir()] == [last.name]
+        assert models.read_meta(last)["epoch"] == c.epochs
+        if res["best_epoch"] == c.epochs:
+            assert (CNNClassifier(last).predict_proba(small_fer.test.images[:8])
+                    == CNNClassifier(out).predict_proba(small_fer.test.images[:8])).all()
     # The two models did train differently.
     assert _history(outs[0])[-1]["train_loss"] != _history(outs[1])[-1]["train_loss"]
 

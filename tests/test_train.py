@@ -687,6 +687,50 @@ def test_ensemble_averages_members_and_refuses_mixed_classes(tiny_cnn, small_fer
     assert proc.returncode == 2 and proc.stderr.strip().startswith("error:") and "two" in proc.stderr
 
 
+def test_snapshots_keep_the_last_epochs_and_their_average_gets_its_own_batch_statistics(
+        small_fer, small_csv, tmp_path):
+    """A run keeps its last ``snapshots`` epochs as models. Their weight average (SWA) gets
+    batch-norm statistics recomputed as the plain mean of each layer's batch moments over the
+    Training faces, which ``interpolate_weights.py --recalibrate`` writes."""
+    cfg = train.Config(model="small", model_kwargs={"width": 4}, epochs=3, batch_size=64, augment=False,
+                       snapshots=2)
+    run = tmp_path / "run"
+    train.train(cfg, small_fer, run, progress=False)
+    snaps = sorted((run / "snapshots").iterdir())
+    assert [p.name for p in snaps] == ["002", "003"]
+    assert [models.read_meta(p)["epoch"] for p in snaps] == [2, 3]
+    train.export_checkpoint(run, tmp_path / "last")
+    same = lambda a, b: jax.tree_util.tree_all(jax.tree_util.tree_map(lambda x, y: bool((x == y).all()), a, b))
+    assert same(models.load(snaps[-1])[1], models.load(tmp_path / "last")[1])
+
+    model, variables, _ = models.load(snaps[0])
+    faces = small_fer.train.images[:512]
+    fresh = train.recalibrate_batch_norm(model, variables, faces, batch_size=256)
+    x = faces[np.random.default_rng(0).permutation(512)].astype(np.float32)[..., None] / 255
+    _, seen = model.apply(variables, x, capture_intermediates=True)
+    conv = np.asarray(seen["intermediates"]["Conv_0"]["__call__"][0]).reshape(2, 256 * 48 * 48, -1)
+    stats = fresh["batch_stats"]["BatchNorm_0"]
+    np.testing.assert_allclose(stats["mean"], conv.mean(1).mean(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(stats["var"], conv.var(1).mean(0), rtol=1e-4, atol=1e-5)
+    assert np.abs(variables["batch_stats"]["BatchNorm_0"]["mean"] - stats["mean"]).max() > 1e-3
+    assert same(fresh["params"], variables["params"])
+
+    swa = tmp_path / "swa"
+    proc = run_cli("experiments/interpolate_weights.py", *map(str, snaps), "--out", str(swa),
+                   "--recalibrate", str(small_csv))
+    assert proc.returncode == 0, proc.stderr
+    plain = models.average([models.load(p)[1] for p in snaps])
+    _, mixed, meta = models.load(swa)
+    assert meta["batch_stats_from"] == str(small_csv)
+    assert max(jax.tree_util.tree_leaves(jax.tree_util.tree_map(
+        lambda p, q: float(np.abs(p - q).max()), plain["params"], mixed["params"]))) < 1e-6
+    assert not same(plain["batch_stats"], mixed["batch_stats"])
+    missing = run_cli("experiments/interpolate_weights.py", *map(str, snaps), "--out", str(tmp_path / "x"),
+                      "--recalibrate", str(tmp_path / "nowhere.csv"))
+    assert_clean_error(missing)
+    assert not (tmp_path / "x").exists()
+
+
 def test_last_checkpoint_exported_as_a_model(small_fer, tmp_path):
     """One epoch: the last checkpoint is the best epoch, so its export is the run's own model."""
     cfg = train.Config(model="small", model_kwargs={"width": 4}, epochs=1, batch_size=64, augment=False,
