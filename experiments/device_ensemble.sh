@@ -25,6 +25,11 @@
 # compile, 5.6 s an epoch for the four; the probe cost 90 s of the lease, so with these figures
 # pass EPOCHS=75 (what a 560 s deadline holds without it, unpacking and loading counted). The
 # lease: 94 s for the start and the first call, 545 s for the second (55 epochs after the probe).
+# SWA=N (default 0, off) also keeps each model's last N epochs (train_cnn.py --snapshots) and
+# brings back their mean with recalibrated batch-norm statistics as seedN/swa (stochastic
+# weight averaging; experiments/interpolate_weights.py --recalibrate), not the snapshots.
+# Rehearsed on the CPU (2026-12-06: K=2 EPOCHS=3 SWA=2 DEADLINE_S=1500 EXTRA="--subset 512
+# --width 8", both parts carried at once): each seedN.tar.gz held seedN/swa and no snapshots.
 # Back here:
 #   for f in FILES_AT/seed*.tar.gz; do tar -xzf $f -C runs/scratch; done
 set -euo pipefail
@@ -33,6 +38,7 @@ CONFIG=${CONFIG:-fer2013_vgg48_robust_scratch}
 K=${K:-4}
 EPOCHS=${EPOCHS:-auto}
 DEADLINE_S=${DEADLINE_S:-560}
+SWA=${SWA:-0}
 EXTRA=${EXTRA:-}  # more train_cnn flags; a CPU rehearsal: EXTRA="--subset 512 --width 8"
 OUT=${OUT:-/tmp/out}
 SEEDS=$(seq 0 $((K - 1)))
@@ -64,7 +70,7 @@ cat data/stash/fer2013.npz.part00 data/stash/fer2013.npz.part01 > data/fer2013.n
 python3 experiments/pack_fer2013.py unpack data/fer2013.npz data/fer2013.csv
 train() {  # epochs, folder, seconds
   timeout "$3" python3 experiments/train_cnn.py --config "$CONFIG" --data data/fer2013.csv \
-    --epochs "$1" --seeds $SEEDS --out "$2" --overwrite $EXTRA 2>&1 | tee -a "$OUT/train.log"
+    --epochs "$1" --seeds $SEEDS --out "$2" --overwrite --snapshots "$SWA" $EXTRA 2>&1 | tee -a "$OUT/train.log"
   return "${PIPESTATUS[0]}"
 }
 set +e
@@ -77,6 +83,13 @@ if [ "$EPOCHS" = auto ]; then
 fi
 train "$EPOCHS" runs/scratch "$(( $(left) - 15 ))"
 echo "train_cnn exit status $? (124: stopped at the deadline)" | tee -a "$OUT/train.log"
+for d in runs/scratch/seed*; do  # a failed average still brings the models back
+  if [ -d "$d/snapshots" ]; then
+    python3 experiments/interpolate_weights.py "$d"/snapshots/* --out "$d/swa" --recalibrate data/fer2013.csv \
+      2>&1 | tee -a "$OUT/train.log"
+    rm -rf "$d/snapshots"
+  fi
+done
 set -e
 for d in runs/scratch/seed*; do
   [ -e "$d/model.json" ] && tar -czf "$OUT/$(basename "$d").tar.gz" -C runs/scratch "$(basename "$d")"
