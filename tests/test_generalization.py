@@ -518,3 +518,48 @@ def test_evaluate_scores_the_shipped_model_from_any_folder(photo_set, tmp_path):
     rep = json.loads((tmp_path / "o" / "eval_photos_set.json").read_text())
     assert rep["model"] == str(DEFAULT_MODEL) and rep["faces_found"] == 9
     assert f"Accuracy on {photo_set}: {100 * rep['accuracy']:.1f}% of 9 photos (1 view)" in proc.stdout
+
+
+def test_snapshot_table_scores_each_kept_epoch_and_the_weight_average_of_the_last_ones(
+        small_fer, fer_path, photo_set, tmp_path):
+    """Each snapshot and each average of the last K is scored on PublicTest and the photo set;
+    the averages it keeps have the mean weights and score as the table says."""
+    import jax
+    import numpy as np
+
+    from emojax import data as data_lib
+    from emojax import models, photoset
+    from emojax.pipeline import load_classifier
+    from emojax.train import Config, train
+
+    run = tmp_path / "run"
+    train(Config(model="small", model_kwargs={"width": 4}, epochs=3, batch_size=64, augment=False, snapshots=3),
+          small_fer, run, progress=False)
+    out, keep = tmp_path / "table" / "snapshots.md", tmp_path / "swa"
+    base = ("experiments/snapshot_table.py", "--data", str(fer_path), "--photos", str(photo_set), "--limit", "64")
+    proc = run_cli(*base, str(run), "--swa", "2", "3", "--keep", str(keep), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(out.with_suffix(".json").read_text())
+    assert [r.get("epoch", r.get("swa")) for r in rows] == [1, 2, 3, 2, 3]
+    assert (rows[3]["first"], rows[3]["last"]) == (2, 3) and out.with_suffix(".png").stat().st_size > 5000
+    # the figures are the classifier's own on the first 64 PublicTest faces and on the photos
+    faces = data_lib.load(fer_path, verbose=False).val.subset(slice(0, 64))
+    photos = photoset.read(photo_set)
+    for row, folder in ((rows[0], run / "snapshots" / "001"), (rows[4], keep / "swa3")):
+        clf = load_classifier(folder)
+        assert row["publictest"] == pytest.approx(float((clf.predict_proba(faces.images).argmax(1) == faces.labels).mean()))
+        assert row["photos"] == pytest.approx(photoset.evaluate(clf, photos)["accuracy"])
+    mean = models.average([models.load(run / "snapshots" / f"00{e}")[1] for e in (1, 2, 3)])
+    kept = models.load(keep / "swa3")[1]
+    gap = lambda k: max(jax.tree_util.tree_leaves(jax.tree_util.tree_map(
+        lambda a, b: float(np.abs(a - b).max()), mean[k], kept[k])))
+    assert gap("params") < 1e-6 and gap("batch_stats") > 1e-4  # the mean weights, their own statistics
+    # A kept average is not replaced without --overwrite; a run without snapshots, or a K
+    # beyond them, is one error line and writes nothing.
+    before = (keep / "swa2" / "model.json").read_text()
+    assert_clean_error(run_cli(*base, str(run), "--swa", "2", "--keep", str(keep)))
+    assert (keep / "swa2" / "model.json").read_text() == before
+    other = tmp_path / "other.md"
+    assert_clean_error(run_cli(*base, str(run), "--swa", "4", "--out", str(other)))
+    assert_clean_error(run_cli(*base, str(tmp_path / "nowhere"), "--out", str(other)))
+    assert not other.exists()
