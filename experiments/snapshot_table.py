@@ -11,7 +11,7 @@ is not looked at.
 
     python experiments/snapshot_table.py runs/scratch_aa --swa 10 20 40 60 \\
         --data ../shared/data/fer2013.csv.gz --photos ../shared/data/jaffe \\
-        --keep runs/scratch_aa_swa --out results/robust_scratch/snapshots.md
+        --keep runs/scratch_aa/averages --out results/robust_scratch/snapshots.md
 """
 from __future__ import annotations
 
