@@ -30,10 +30,40 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+
 from emojax import data as data_lib  # noqa: E402
 from emojax import models  # noqa: E402
 from emojax.io import EmojaxError, check_out_dir, run  # noqa: E402
 from emojax.train import recalibrate_batch_norm  # noqa: E402
+
+
+def load_one_architecture(folders: list) -> tuple:
+    """``(module, meta, variables)`` of saved models that share an architecture and classes,
+    the only models whose weights can be mixed."""
+    loaded = [models.load(f) for f in folders]
+    arch = lambda meta: (meta["model"], meta["kwargs"], meta["classes"])
+    module, _, meta = loaded[0]
+    for f, (_, _, other) in zip(folders[1:], loaded[1:]):
+        if arch(other) != arch(meta):
+            raise EmojaxError(f"{folders[0]} and {f} are different architectures or classes")
+    return module, meta, [v for _, v, _ in loaded]
+
+
+def sources(folders: list) -> list[list[str]]:
+    """Each mixed model's folder and fingerprint, for the mix's ``model.json``."""
+    return [[str(f), models.fingerprint(f)] for f in folders]
+
+
+def save_mixed(out: Path, module, meta: dict, mixed: dict, extra: dict,
+               faces: np.ndarray | None = None, batch_stats_from: str | None = None) -> Path:
+    """Save mixed weights to ``out``; given ``faces``, their batch-norm statistics recomputed on
+    them first (the mean of statistics is not the statistics of the mean weights)."""
+    if faces is not None:
+        mixed = recalibrate_batch_norm(module, mixed, faces)
+        extra = {**extra, "batch_stats_from": batch_stats_from}
+    models.save(out, meta["model"], meta["kwargs"], meta["classes"], mixed, extra=extra)
+    return out
 
 
 def main(argv=None) -> int:
@@ -52,19 +82,13 @@ def main(argv=None) -> int:
         raise EmojaxError("--alpha mixes two models, the start and the fine-tune")
     if args.alpha is not None and not all(0 <= a <= 1 for a in args.alpha):
         raise EmojaxError("--alpha: each share must lie in [0, 1]")
-    loaded = [models.load(m) for m in args.models]
-    arch = lambda meta: (meta["model"], meta["kwargs"], meta["classes"])
-    module, _, meta = loaded[0]
-    for m, (_, _, other) in zip(args.models[1:], loaded[1:]):
-        if arch(other) != arch(meta):
-            raise EmojaxError(f"{args.models[0]} and {m} are different architectures or classes")
-    variables = [v for _, v, _ in loaded]
-    sources = [[m, models.fingerprint(m)] for m in args.models]
+    module, meta, variables = load_one_architecture(args.models)
+    mixed_from = sources(args.models)
     if args.alpha is None:
-        jobs = [(check_out_dir(args.out), lambda: models.average(variables), {"soup": sources})]
+        jobs = [(check_out_dir(args.out), lambda: models.average(variables), {"soup": mixed_from})]
     else:
         jobs = [(check_out_dir(f"{args.out}_a{a:g}"), lambda a=a: models.interpolate(*variables, a),
-                 {"interpolated": {"start": sources[0], "finetune": sources[1], "alpha": a}}) for a in args.alpha]
+                 {"interpolated": {"start": mixed_from[0], "finetune": mixed_from[1], "alpha": a}}) for a in args.alpha]
     for out, _, _ in jobs:
         if (out / "model.json").exists() and not args.overwrite:
             raise EmojaxError(f"{out} already holds a model: --overwrite to replace it")
@@ -72,12 +96,7 @@ def main(argv=None) -> int:
     if args.recalibrate:
         faces = data_lib.require(data_lib.load(args.recalibrate, verbose=False).train, "Training").images
     for out, mix, extra in jobs:
-        mixed = mix()
-        if faces is not None:
-            mixed = recalibrate_batch_norm(module, mixed, faces)
-            extra = {**extra, "batch_stats_from": args.recalibrate}
-        models.save(out, meta["model"], meta["kwargs"], meta["classes"], mixed, extra=extra)
-        print(out, file=sys.stderr)
+        print(save_mixed(out, module, meta, mix(), extra, faces, args.recalibrate), file=sys.stderr)
     return 0
 
 

@@ -32,10 +32,10 @@ from emojax import models, photoset  # noqa: E402
 from emojax.evaluate import save_figure  # noqa: E402
 from emojax.io import EmojaxError, check_out_dir, command_line, markdown_table, report, run  # noqa: E402
 from emojax.pipeline import load_classifier  # noqa: E402
-from emojax.train import recalibrate_batch_norm  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generalization_table import publictest_and_photos  # noqa: E402
+from interpolate_weights import load_one_architecture, save_mixed, sources  # noqa: E402
 
 
 def snapshots(run_folder: Path) -> dict[int, Path]:
@@ -48,12 +48,9 @@ def snapshots(run_folder: Path) -> dict[int, Path]:
 
 def swa(folders: list[Path], out: Path, train_faces: np.ndarray) -> Path:
     """The mean of ``folders``' weights, batch-norm statistics recomputed on ``train_faces``, saved to ``out``."""
-    loaded = [models.load(f) for f in folders]
-    module, _, meta = loaded[0]
-    mixed = recalibrate_batch_norm(module, models.average([v for _, v, _ in loaded]), train_faces)
-    models.save(out, meta["model"], meta["kwargs"], meta["classes"], mixed,
-                extra={"soup": [[str(f), models.fingerprint(f)] for f in folders], "batch_stats_from": "Training"})
-    return out
+    module, meta, variables = load_one_architecture(folders)
+    return save_mixed(out, module, meta, models.average(variables), {"soup": sources(folders)},
+                      train_faces, "Training")
 
 
 def plot(rows: list[dict], path: Path, photo_set: str) -> None:
