@@ -6,7 +6,8 @@ the batch-norm statistics recomputed on Training (``experiments/snapshot_table.p
 The single epochs are not meant to be better than where they started; their average is.
 Result (``results/robust_scratch/swa_constant.md``): single epochs 67.5-69.3% PublicTest; the
 averages of the last 8 / 16 / 24, 70.8 / 70.7 / 70.4%, a point over the run's own last epochs
-and their average, but JAFFE 46.5 / 47.4 / 46.0% against that average's 53.5%.
+and their average, but JAFFE 46.5 / 47.4 / 46.0% against that average's 53.5%. The average of the
+last 8 loses at most 0.8 points to a mild corruption (``results/generalization/runs.md``).
 
     python experiments/train_cnn.py --config fer2013_vgg48_robust_scratch_aa_swa \\
         --data ../shared/data/fer2013.csv.gz --out runs/scratch_aa_swa --no-progress \\
