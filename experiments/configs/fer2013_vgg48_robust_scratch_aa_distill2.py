@@ -20,12 +20,12 @@ corruption, JAFFE 52.1% (``results/generalization/runs.md``): 0.1 under the ship
 """
 import dataclasses
 
+from experiments.configs.fer2013_vgg48_robust_scratch_aa import CONFIG as SCRATCH
 from experiments.configs.fer2013_vgg48_robust_scratch_aa_distill import CONFIG as BASE
 
 CONFIG = dataclasses.replace(
     BASE, teacher=("results/model", "runs/scratch_aa_swa/averages/swa8"), lr=0.005, epochs=16, patience=16,
     snapshots=16,
-    why=BASE.why.replace("8 epochs at learning rate 0.002 on targets 70% the averaged probabilities of it and "
-                         "the shipped model.",
-                         "16 epochs at learning rate 0.005 on targets 70% the averaged probabilities of the "
-                         "shipped model and the constant-rate weight average."))
+    why=SCRATCH.why + (" Then from the weight average of its epochs 101-160, 16 epochs at learning rate 0.005 "
+                       "on targets 70% the averaged probabilities of the shipped model and the constant-rate "
+                       "weight average."))

@@ -21,9 +21,11 @@ reports PrivateTest 71.2% at epoch 3 (reported only). The run is kept on the bra
 """
 import dataclasses
 
+from experiments.configs.fer2013_vgg48_robust_scratch_aa import CONFIG as SCRATCH
 from experiments.configs.fer2013_vgg48_robust_scratch_aa_distill2 import CONFIG as BASE
 
 CONFIG = dataclasses.replace(
     BASE, init="runs/scratch_aa_swa/averages/swa8", epochs=12, patience=12, snapshots=12,
-    why=BASE.why.replace("Then from the weight average of its epochs 101-160, 16 epochs",
-                         "Then from the weight average of 8 epochs at a constant learning rate after it, 12 epochs"))
+    why=SCRATCH.why + (" Then from the weight average of 8 epochs at a constant learning rate after it, 12 "
+                       "epochs at learning rate 0.005 on targets 70% the averaged probabilities of the "
+                       "shipped model and the constant-rate weight average."))
