@@ -1,1 +1,9 @@
-"""One module per experiment, each defining ``CONFIG`` (an ``emojax.train.Config``)."""
+"""One module per experiment, each defining ``CONFIG`` (an ``emojax.train.Config``).
+
+``init="results/model"`` or a teacher ``"results/model"`` means the model shipped when that
+config was run, not today's: ``git log --oneline -- results/model/model.json`` lists each
+shipped model's commit, and ``mkdir -p runs/NAME && git archive COMMIT results/model | tar -x
+--strip-components=2 -C runs/NAME`` brings one back to point a config at. The robust
+from-scratch line names its teacher this way: ``runs/mixup2`` is ``results/model`` at commit
+cd58680 (shipped in d3047b0).
+"""

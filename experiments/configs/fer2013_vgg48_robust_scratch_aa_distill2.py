@@ -3,7 +3,7 @@ best teacher pair on PublicTest. That run moved 0.7 points in 8 epochs at 0.002 
 rising; its teachers (the shipped model and the 60-epoch weight average) agree at 72.0%
 PublicTest, the shipped model with the constant-rate average (``runs/scratch_aa_swa/averages/swa8``,
 70.8% alone) at 72.4%, the best of the pairs and triples of the models at hand (PublicTest, one
-view each; ``experiments/ensemble.py 'shipped=results/model'
+view each; ``experiments/ensemble.py 'shipped=runs/mixup2'
 'swa8=runs/scratch_aa_swa/averages/swa8' --data ... --photos ...`` reports the pair's). It starts
 again from the 60-epoch average (JAFFE 53.5%, against 46.5% for the constant-rate one) at 0.005,
 16 epochs, each kept for a weight average.
@@ -26,7 +26,7 @@ from experiments.configs.fer2013_vgg48_robust_scratch_aa import CONFIG as SCRATC
 from experiments.configs.fer2013_vgg48_robust_scratch_aa_distill import CONFIG as BASE
 
 CONFIG = dataclasses.replace(
-    BASE, teacher=("results/model", "runs/scratch_aa_swa/averages/swa8"), lr=0.005, epochs=16, patience=16,
+    BASE, teacher=("runs/mixup2", "runs/scratch_aa_swa/averages/swa8"), lr=0.005, epochs=16, patience=16,
     snapshots=16,
     why=SCRATCH.why + (" Then from the weight average of its epochs 101-160, 16 epochs at learning rate 0.005 "
                        "on targets 70% the averaged probabilities of the shipped model and the constant-rate "
