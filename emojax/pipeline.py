@@ -207,10 +207,10 @@ class FacePrediction:
 class Predictor:
     """Faces in, emotions out: ``Predictor().predict(image)`` -> one FacePrediction per face.
 
-    A model given by name or folder is loaded with its chosen test-time views (the shipped
-    CNN's: 10), what a photo deserves: they cost about 50 ms a face against the detector's
-    hundreds, and lift JAFFE through this pipeline from 45.5% to 49.8%
-    (``results/generalization/views.md``). Live video passes a one-view classifier instead."""
+    A model given by name or folder is loaded with the test-time views chosen for it on
+    PublicTest (``model.json``; the shipped CNN's: 2, the face and its mirror image), what a
+    photo deserves: a few forward passes a face cost little against the detector's hundreds of
+    milliseconds. Live video passes a one-view classifier instead."""
 
     def __init__(self, model: str | Path | Classifier | None = None, upsample: int = 1,
                  detect_width: int | None = None, detector: str = "hog"):
