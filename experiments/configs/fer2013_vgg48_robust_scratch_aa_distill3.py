@@ -16,8 +16,9 @@ best at epoch 3 with 2,550 of 3,589 faces, exactly the line (``w48e160``'s 71.1%
 2,550); JAFFE 46.0-49.8%, 47.4% at epoch 3; the averages of the last 4 / 12 epochs 70.0 / 70.9%.
 Epoch 3 loses at most 1.2 points to a mild corruption (noise 8) and 2.9 to a severe one (blur
 1.5; the shipped model: 3.1 and 11.9), ``results/generalization/runs.md``. train_cnn's own line
-reports PrivateTest 71.2% at epoch 3 (reported only). The run is kept on the branch
-``candidates/scratch_aa_distill3`` in case ``runs/`` is lost.
+reports PrivateTest 71.2% at epoch 3 (reported only). Shipped as ``results/model`` (commit
+c0d3cc5: the run folder without ``ckpt/``, ``snapshots/`` and ``averages/``; two test-time views
+chosen by ``experiments/choose_tta.py``).
 """
 import dataclasses
 
