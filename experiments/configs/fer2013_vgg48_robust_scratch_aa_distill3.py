@@ -29,4 +29,4 @@ CONFIG = dataclasses.replace(
     BASE, init="runs/scratch_aa_swa/averages/swa8", epochs=12, patience=12, snapshots=12,
     why=SCRATCH.why + (" Then from the weight average of 8 epochs at a constant learning rate after it, 12 "
                        "epochs at learning rate 0.005 on targets 70% the averaged probabilities of the "
-                       "shipped model and the constant-rate weight average."))
+                       "model then shipped (mixup2) and the constant-rate weight average."))
