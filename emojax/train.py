@@ -210,6 +210,13 @@ def stream_of(cfg: Config) -> int:
     return int(models.fingerprint(cfg.init)[:8], 16) & 0x7FFFFFFF if cfg.init else 0
 
 
+def sources_of(cfg: Config) -> dict[str, str]:
+    """The saved models a run starts from and learns from, each with the hash of its files as
+    the run first read it: a config names them by path (``results/model``), and the model at a
+    path changes when a new one ships, so metrics.json records which one the run really used."""
+    return {f: models.fingerprint(f) for f in dict.fromkeys(([cfg.init] if cfg.init else []) + list(cfg.teacher))}
+
+
 def run_key(cfg: Config, stream: int) -> jax.Array:
     """The key every step's key is folded from (step ``n``: ``fold_in(run_key, n)``)."""
     key = jax.random.PRNGKey(cfg.seed)
@@ -810,7 +817,7 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
     state = create_state(cfg, len(ds.classes), steps)
     state = jax.device_put(state, NamedSharding(mesh, P()))
     meta = {"epoch": 0, "history": [], "best": {"epoch": 0, "val_accuracy": -1.0}, "train_time_s": 0.0,
-            "stream": stream_of(cfg)}  # read before an --overwrite may clear the init's folder
+            "stream": stream_of(cfg), "sources": sources_of(cfg)}  # before an --overwrite may clear the init's folder
     if resume and has_ckpt:
         mngr = _checkpoint_manager(out)
         restored = mngr.restore(mngr.latest_step(), args=ocp.args.Composite(
@@ -907,7 +914,7 @@ def finish(out: Path, cfg: Config, ds: data_lib.Dataset, meta: dict, command: st
     model, variables, _ = models.load(out)
     results = {"command": command, "dataset": ds.source, "synthetic": ds.synthetic,
                "config": dataclasses.asdict(cfg), "best_epoch": meta["best"]["epoch"],
-               "epochs_run": meta["epoch"], "stream": meta.get("stream", 0),
+               "epochs_run": meta["epoch"], "stream": meta.get("stream", 0), "sources": meta.get("sources", {}),
                "val_accuracy": meta["best"]["val_accuracy"],
                "train_time_s": round(meta["train_time_s"], 1),
                "device": f"{jax.device_count()} x {jax.devices()[0].device_kind}", "history": meta["history"]}

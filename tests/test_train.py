@@ -114,6 +114,25 @@ def test_a_fine_tune_draws_fresh_batches_and_keeps_them_on_resume(small_fer, tin
             assert hb[k] == pytest.approx(ha[k], rel=1e-5), (ha["epoch"], k)
 
 
+def test_a_run_records_the_models_it_started_from_and_learnt_from(small_fer, tiny_cnn, tmp_path, monkeypatch):
+    """A config names its start and teachers by path, and the model at a path changes when a
+    new one ships: metrics.json keeps the hash of each as the run read it."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the teachers' probabilities
+    init = tmp_path / "init"
+    shutil.copytree(tiny_cnn, init, ignore=shutil.ignore_patterns("ckpt"))
+    cfg = train.Config(model="small", model_kwargs={"width": 8}, epochs=1, batch_size=64, subset=256,
+                       patience=10, init=str(init), teacher=(str(init), str(tiny_cnn)), distill=0.5)
+    assert list(train.sources_of(cfg)) == [str(init), str(tiny_cnn)]  # each once, start first
+    assert train.sources_of(train.Config()) == {}
+    before = models.fingerprint(init)
+    res = train.train(cfg, small_fer, tmp_path / "run", progress=False)
+    assert res["sources"] == {str(init): before, str(tiny_cnn): models.fingerprint(tiny_cnn)}
+    meta = json.loads((init / "model.json").read_text())
+    (init / "model.json").write_text(json.dumps({**meta, "note": "replaced since"}))
+    assert train.sources_of(cfg)[str(init)] != before
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["sources"][str(init)] == before
+
+
 def test_replayed_batches_table(small_csv, tmp_path):
     """The replay check measures a finished run's model on the batches of its own stream and
     on fresh ones, and refuses a folder that holds no finished run."""
