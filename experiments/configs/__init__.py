@@ -5,5 +5,6 @@ config was run, not today's: ``git log --oneline -- results/model/model.json`` l
 shipped model's commit, and ``mkdir -p runs/NAME && git archive COMMIT results/model | tar -x
 --strip-components=2 -C runs/NAME`` brings one back to point a config at. The robust
 from-scratch line names its teacher this way: ``runs/mixup2`` is ``results/model`` at commit
-cd58680 (shipped in d3047b0).
+cd58680 (shipped in d3047b0). A run's ``metrics.json`` keeps the hash of each model it started
+from and learnt from (``sources``, ``emojax.models.fingerprint``), to check a copy against.
 """

@@ -16,11 +16,11 @@ epoch (8) loses at most 1.1 points to a mild corruption (``results/generalizatio
         --data ../shared/data/fer2013.csv.gz --out runs/scratch_aa_distill --no-progress \\
         --precision bfloat16 [--resume]
 
-The teachers are the mixup2 model (``results/model`` until it was replaced by distill3; ``mkdir -p
-runs/mixup2 && git archive cd58680 results/model | tar -x --strip-components=2 -C runs/mixup2``)
-and ``runs/scratch_aa_swa60`` (``experiments/snapshot_table.py
-runs/scratch_aa --swa 60 --keep runs/scratch_aa/averages``, copied, then
-``experiments/choose_tta.py --checkpoint runs/scratch_aa_swa60``: two views).
+The teachers are the mixup2 model (``runs/mixup2``: ``results/model`` until distill3 replaced it;
+``experiments/configs/__init__.py`` says how to bring it back from git) and
+``runs/scratch_aa_swa60`` (``experiments/snapshot_table.py runs/scratch_aa --swa 60 --keep
+runs/scratch_aa/averages``, copied, then ``experiments/choose_tta.py --checkpoint
+runs/scratch_aa_swa60``: two views).
 """
 import dataclasses
 
@@ -30,4 +30,4 @@ CONFIG = dataclasses.replace(
     BASE, init="runs/scratch_aa_swa60", teacher=("runs/mixup2", "runs/scratch_aa_swa60"), distill=0.7,
     lr=0.002, epochs=8, warmup_epochs=0.3, patience=8, ema=0.999, snapshots=8,
     why=BASE.why + (" Then from the weight average of its epochs 101-160, 8 epochs at learning rate "
-                    "0.002 on targets 70% the averaged probabilities of it and the shipped model."))
+                    "0.002 on targets 70% the averaged probabilities of it and the model then shipped (mixup2)."))

@@ -29,5 +29,5 @@ CONFIG = dataclasses.replace(
     BASE, teacher=("runs/mixup2", "runs/scratch_aa_swa/averages/swa8"), lr=0.005, epochs=16, patience=16,
     snapshots=16,
     why=SCRATCH.why + (" Then from the weight average of its epochs 101-160, 16 epochs at learning rate 0.005 "
-                       "on targets 70% the averaged probabilities of the model then shipped (mixup2) and the constant-rate "
-                       "weight average."))
+                       "on targets 70% the averaged probabilities of the model then shipped (mixup2) and the "
+                       "constant-rate weight average."))

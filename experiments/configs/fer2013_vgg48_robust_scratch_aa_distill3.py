@@ -22,11 +22,11 @@ chosen by ``experiments/choose_tta.py``).
 """
 import dataclasses
 
-from experiments.configs.fer2013_vgg48_robust_scratch_aa import CONFIG as SCRATCH
 from experiments.configs.fer2013_vgg48_robust_scratch_aa_distill2 import CONFIG as BASE
+from experiments.configs.fer2013_vgg48_robust_scratch_aa_swa import CONFIG as START
 
 CONFIG = dataclasses.replace(
     BASE, init="runs/scratch_aa_swa/averages/swa8", epochs=12, patience=12, snapshots=12,
-    why=SCRATCH.why + (" Then from the weight average of 8 epochs at a constant learning rate after it, 12 "
-                       "epochs at learning rate 0.005 on targets 70% the averaged probabilities of the "
-                       "model then shipped (mixup2) and the constant-rate weight average."))
+    why=START.why + (" Then from the average of the last 8 of those, 12 epochs at learning rate 0.005 on "
+                     "targets 70% the averaged probabilities of the model then shipped (mixup2) and that "
+                     "average."))

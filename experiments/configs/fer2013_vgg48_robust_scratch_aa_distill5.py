@@ -20,12 +20,9 @@ nothing from them again.
 """
 import dataclasses
 
-from experiments.configs.fer2013_vgg48_robust_scratch_aa import CONFIG as SCRATCH
 from experiments.configs.fer2013_vgg48_robust_scratch_aa_distill2 import CONFIG as BASE
+from experiments.configs.fer2013_vgg48_robust_scratch_aa_distill_swa import CONFIG as START
 
 CONFIG = dataclasses.replace(
     BASE, init="runs/scratch_aa_distill_swa/averages/swa12", lr=0.002, epochs=8, patience=8, snapshots=8,
-    why=SCRATCH.why + (" Then from the weight average of its epochs 101-160, 16 epochs at learning rate 0.005 "
-                       "on targets 70% the averaged probabilities of the model shipped before it and a "
-                       "constant-rate weight average; the mean of 12 constant-rate epochs after their best; "
-                       "8 more epochs at 0.002 on the same targets."))
+    why=START.why + " Then from the mean of those 12, 8 epochs at learning rate 0.002 on the same targets.")

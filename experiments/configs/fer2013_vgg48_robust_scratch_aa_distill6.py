@@ -22,4 +22,5 @@ import dataclasses
 
 from experiments.configs.fer2013_vgg48_robust_scratch_aa_distill3 import CONFIG as BASE
 
-CONFIG = dataclasses.replace(BASE, mixup=0.2, why=BASE.why + " Mixup 0.2 on the faces and their targets in that last step.")
+CONFIG = dataclasses.replace(
+    BASE, mixup=0.2, why=BASE.why + " Mixup 0.2 on the faces and their targets in that last step.")
