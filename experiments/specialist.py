@@ -61,7 +61,7 @@ def slug(name: str) -> str:
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("corruptions", nargs="+", choices=sorted(CORRUPTIONS), metavar="CORRUPTION",
+    p.add_argument("corruptions", nargs="+", metavar="CORRUPTION",
                    help=f"benchmark corruptions: {', '.join(CORRUPTIONS)}")
     p.add_argument("--model", default="results/model", help="the model every run starts from")
     p.add_argument("--config", default="fer2013_vgg48_robust_scratch_aa_distill3",
@@ -78,6 +78,9 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args = parse_args(argv)
     check_out_dir(args.out)
+    unknown = [c for c in args.corruptions if c not in CORRUPTIONS]
+    if unknown:
+        raise EmojaxError(f"unknown corruption {unknown[0]!r}: choose from {', '.join(CORRUPTIONS)}")
     if not (Path(args.model) / "model.json").is_file():
         raise EmojaxError(f"--model {args.model} is not a saved emojax model (no model.json)")
     src = data_lib.find_data(args.data)

@@ -563,3 +563,37 @@ def test_snapshot_table_scores_each_kept_epoch_and_the_weight_average_of_the_las
     assert_clean_error(run_cli(*base, str(run), "--swa", "4", "--out", str(other)))
     assert_clean_error(run_cli(*base, str(tmp_path / "nowhere"), "--out", str(other)))
     assert not other.exists()
+
+
+def test_specialist_trains_and_chooses_on_corrupted_faces_and_keeps_finished_runs(tiny_cnn, fer, fer_path, tmp_path):
+    """Each specialist is fine-tuned and chosen on faces that carry its corruption, the control
+    on clean ones, every figure the saved models' own; a second call reads the finished runs
+    instead of training again; bad input is one error line and writes nothing."""
+    import numpy as np
+
+    from emojax import robustness
+    from emojax.pipeline import load_classifier
+
+    runs, out = tmp_path / "runs", tmp_path / "table" / "specialists.md"
+    base = ("experiments/specialist.py", "--model", str(tiny_cnn), "--config", "demo_small", "--epochs", "1",
+            "--subset", "256", "--data", str(fer_path), "--runs", str(runs), "--no-progress")
+    proc = run_cli(*base, "blur 1.5", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(out.with_suffix(".json").read_text())
+    blurred = robustness.SEVERE["blur 1.5"](fer.val.images)
+    acc = lambda folder, faces: float((load_classifier(folder).predict_proba(faces).argmax(1) == fer.val.labels).mean())
+    assert res["clean"] == pytest.approx(acc(tiny_cnn, fer.val.images))
+    assert res["corruptions"]["blur 1.5"]["model"] == pytest.approx(acc(tiny_cnn, blurred))
+    assert res["control"] == pytest.approx(acc(runs / "control", fer.val.images), abs=1e-3)
+    special = res["corruptions"]["blur 1.5"]["specialist"]
+    assert special == pytest.approx(acc(runs / "blur_1_5", blurred), abs=1e-3)
+    assert not np.isclose(special, acc(runs / "blur_1_5", fer.val.images), atol=1e-3)  # not chosen on clean faces
+    assert "| blur 1.5 |" in out.read_text()
+    stamp = (runs / "blur_1_5" / "metrics.json").stat().st_mtime_ns
+    again = tmp_path / "again.md"
+    assert run_cli(*base, "blur 1.5", "--out", str(again)).returncode == 0
+    assert (runs / "blur_1_5" / "metrics.json").stat().st_mtime_ns == stamp
+    assert json.loads(again.with_suffix(".json").read_text()) == res
+    for bad in (("blur 9",), ("blur 1.5", "--model", str(tmp_path))):
+        assert_clean_error(run_cli(*base, *bad, "--out", str(tmp_path / "bad.md")))
+    assert not (tmp_path / "bad.md").exists()
