@@ -12,8 +12,8 @@ needs to handle nothing else; where it is over 2 points, no single model of this
 meets the benchmark's 2-point bound there by training. Camera effects are off in both (the
 specialist sees one corruption only); the recipe is otherwise ``--config``'s, without teachers.
 
-    python experiments/specialist.py 'blur 1.5' 'noise 16' 'low-res 24' --model results/model \\
-        --data ../shared/data/fer2013.csv.gz --runs runs/specialist \\
+    python experiments/specialist.py 'blur 1.5' 'noise 16' 'low-res 24' 'jpeg 15' --model results/model \\
+        --data ../shared/data/fer2013.csv.gz --runs runs/specialist --precision bfloat16 \\
         --out results/generalization/specialists.md
 
 A run already finished in ``RUNS`` (its ``metrics.json``) is read, not trained again; one that
@@ -67,6 +67,8 @@ def parse_args(argv):
     p.add_argument("--config", default="fer2013_vgg48_robust_scratch_aa_distill3",
                    help="the fine-tune's recipe (its teachers and camera effects are dropped)")
     p.add_argument("--epochs", type=positive_int, default=3, help="epochs of each fine-tune (default 3)")
+    p.add_argument("--precision", choices=("float32", "bfloat16"),
+                   help="the training step's convolutions (train_cnn.py --precision; default: the config's)")
     p.add_argument("--subset", type=positive_int, help="train on the first N Training faces (a quick check)")
     p.add_argument("--data", help="FER2013 (default: $EMOJAX_DATA, then data/)")
     p.add_argument("--runs", default="runs/specialist", help="folder of the runs, one per corruption and the control")
@@ -90,7 +92,7 @@ def main(argv=None) -> int:
     base = importlib.import_module(f"experiments.configs.{args.config}").CONFIG
     cfg = dataclasses.replace(base, teacher=(), distill=0.0, photometric=0.0, init=str(args.model),
                               epochs=args.epochs, patience=args.epochs, snapshots=0,
-                              subset=args.subset)
+                              subset=args.subset, precision=args.precision or base.precision)
     model = load_classifier(args.model, views=1)
     accuracy = lambda images: float((model.predict_proba(images).argmax(1) == ds.val.labels).mean())
     runs = Path(args.runs)
