@@ -209,9 +209,22 @@ def to_gray(image: np.ndarray, bgr: bool = False) -> np.ndarray:
     raise ValueError(f"unsupported image shape {a.shape} (use (H, W), (H, W, 1), (H, W, 3) or (H, W, 4))")
 
 
+def _same_face(a: dlib.rectangle, b: dlib.rectangle) -> bool:
+    """Two detections of one face: they overlap by over a third of their union."""
+    inter = a.intersect(b).area()  # 0 where they do not meet
+    return inter > (a.area() + b.area() - inter) / 3
+
+
 def _run_detector(gray: np.ndarray, upsample: int, detector: str) -> list[dlib.rectangle]:
     if detector == "hog":
-        return list(_detector()(gray, upsample))
+        found = list(_detector()(gray, upsample))
+        if upsample > 0:
+            # HOG scans a pyramid of scales 2**upsample x (5/6)**n; the pyramid of one doubling
+            # less samples the scales in between, and a face's score moves with the scale sampled:
+            # group_selfie.jpg's man in the cap scores just under threshold at upsample 1 and is
+            # found at 0. The second pass costs about a quarter of the first.
+            found += [r for r in _detector()(gray, upsample - 1) if not any(_same_face(r, f) for f in found)]
+        return found
     if detector == "cnn":  # dlib's MMOD CNN: finds turned and partly hidden faces, ~100x slower on CPU
         return [d.rect for d in _cnn_detector()(gray, upsample)]
     raise EmojaxError(f"unknown face detector {detector!r}: choose one of {', '.join(DETECTORS)}")
@@ -242,7 +255,9 @@ def face_locations(image: np.ndarray, upsample: int = 1) -> list[Box]:
     """Boxes (left, top, right, bottom) of the frontal faces, clipped to the image.
 
     Each ``upsample`` doubles the image before detection: about 4x slower, but halves the
-    smallest face found (about 55 px wide at ``upsample=0``).
+    smallest face found (about 55 px wide at ``upsample=0``). From 1 up, the image one doubling
+    smaller is scanned too (a quarter more time), for faces that score just under the
+    detector's threshold at the scales of one pyramid.
     """
     gray = to_gray(image)
     return [_box(r, gray.shape) for r in _detect(gray, upsample)]
