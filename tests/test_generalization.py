@@ -568,7 +568,8 @@ def test_snapshot_table_scores_each_kept_epoch_and_the_weight_average_of_the_las
 def test_specialist_trains_and_chooses_on_corrupted_faces_and_keeps_finished_runs(tiny_cnn, fer, fer_path, tmp_path):
     """Each specialist is fine-tuned and chosen on faces that carry its corruption, the control
     on clean ones, every figure the saved models' own; a second call reads the finished runs
-    instead of training again; bad input is one error line and writes nothing."""
+    instead of training again, and refuses those of another recipe; bad input is one error line
+    and writes nothing."""
     import numpy as np
 
     from emojax import robustness
@@ -594,6 +595,7 @@ def test_specialist_trains_and_chooses_on_corrupted_faces_and_keeps_finished_run
     assert run_cli(*base, "blur 1.5", "--out", str(again)).returncode == 0
     assert (runs / "blur_1_5" / "metrics.json").stat().st_mtime_ns == stamp
     assert json.loads(again.with_suffix(".json").read_text()) == res
-    for bad in (("blur 9",), ("blur 1.5", "--model", str(tmp_path))):
+    # a finished run of another recipe (here 2 epochs, not 1) is not read as this one's
+    for bad in (("blur 9",), ("blur 1.5", "--model", str(tmp_path)), ("blur 1.5", "--epochs", "2")):
         assert_clean_error(run_cli(*base, *bad, "--out", str(tmp_path / "bad.md")))
     assert not (tmp_path / "bad.md").exists()
