@@ -99,15 +99,6 @@ class Usual:
                                   looks=look[None])[0]
 
 
-def iou(a: face.Box, b: face.Box) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 def jump(track_box: face.Box, detected: face.Box) -> float:
     """How far apart the boxes' centres are, in widths of the detected box."""
     shift = (np.add(track_box[:2], track_box[2:]) - np.add(detected[:2], detected[2:])) / 2
@@ -196,7 +187,7 @@ class FaceTracker:
     def _match(self, gray: np.ndarray, faces: list[face.Face]) -> None:
         """Continue tracks with the detections that overlap them most, then the nearest of the
         rest; start, keep or drop the others."""
-        overlap = [(-iou(tr.box, f.box), i, j) for i, tr in enumerate(self.tracks) for j, f in enumerate(faces)]
+        overlap = [(-face.iou(tr.box, f.box), i, j) for i, tr in enumerate(self.tracks) for j, f in enumerate(faces)]
         near = [(jump(tr.box, f.box), i, j) for i, tr in enumerate(self.tracks) for j, f in enumerate(faces)]
         matched: dict[int, int] = {}  # track position -> face position
         for pairs, limit in ((overlap, -MIN_IOU), (near, MAX_JUMP)):
@@ -211,7 +202,7 @@ class FaceTracker:
                 f = faces[matched[i]]
                 track.box, track.landmarks, track.crop, track.missed = f.box, f.landmarks, f.crop, 0
                 kept.append(track)
-            elif track.missed < PATIENCE and all(iou(track.box, f.box) < MIN_IOU for f in faces):
+            elif track.missed < PATIENCE and all(face.iou(track.box, f.box) < MIN_IOU for f in faces):
                 track.missed += 1  # missed by the detector (or gone): follow it a little longer
                 follow(gray, track)
                 kept.append(track)
