@@ -29,6 +29,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -49,16 +50,16 @@ def corrupted(ds: data_lib.Dataset, fn) -> data_lib.Dataset:
     return dataclasses.replace(ds, train=split(ds.train), val=split(ds.val), test=split(ds.test))
 
 
-def fine_tune(cfg, ds: data_lib.Dataset, out: Path, progress: bool) -> dict:
-    """The run's metrics, training it (or continuing its checkpoint) unless it has finished;
-    a finished run of another recipe (other epochs, start, precision...) is an error, not a
-    figure passed off as this one's."""
+def fine_tune(cfg, dataset: Callable[[], data_lib.Dataset], out: Path, progress: bool) -> dict:
+    """The run's metrics, training it on ``dataset()`` (or continuing its checkpoint) unless it
+    has finished, so a finished run costs no corrupted Training set; a finished run of another
+    recipe (other epochs, start, precision...) is an error, not a figure passed off as this one's."""
     if (out / "metrics.json").is_file():
         res = json.loads((out / "metrics.json").read_text())
         if res.get("config") != json.loads(json.dumps(dataclasses.asdict(cfg))):
             raise EmojaxError(f"{out} holds a run of another recipe: pass another --runs, or remove it")
         return res
-    return train(cfg, ds, out, resume=(out / "ckpt").is_dir(), progress=progress)
+    return train(cfg, dataset(), out, resume=(out / "ckpt").is_dir(), progress=progress)
 
 
 def slug(name: str) -> str:
@@ -102,13 +103,13 @@ def main(argv=None) -> int:
     model = load_classifier(args.model, views=1)
     accuracy = lambda images: float((model.predict_proba(images).argmax(1) == ds.val.labels).mean())
     runs = Path(args.runs)
-    control = fine_tune(cfg, ds, runs / "control", not args.no_progress)["val_accuracy"]
+    control = fine_tune(cfg, lambda: ds, runs / "control", not args.no_progress)["val_accuracy"]
     clean = accuracy(ds.val.images)
     rows, out = [], {"model": str(args.model), "config": args.config, "epochs": args.epochs,
                      "clean": clean, "control": control, "corruptions": {}}
     for name in args.corruptions:
         fn = CORRUPTIONS[name]
-        res = fine_tune(cfg, corrupted(ds, fn), runs / slug(name), not args.no_progress)
+        res = fine_tune(cfg, lambda: corrupted(ds, fn), runs / slug(name), not args.no_progress)
         before = accuracy(fn(ds.val.images))
         special = res["val_accuracy"]
         out["corruptions"][name] = {"model": before, "specialist": special, "best_epoch": res["best_epoch"]}

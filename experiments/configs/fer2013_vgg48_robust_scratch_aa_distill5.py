@@ -9,9 +9,6 @@ teachers (``runs/mixup2`` and ``runs/scratch_aa_swa/averages/swa8``, 72.4% toget
     python experiments/train_cnn.py --config fer2013_vgg48_robust_scratch_aa_distill5 \\
         --data ../shared/data/fer2013.csv.gz --out runs/scratch_aa_distill5 --no-progress \\
         --precision bfloat16 [--resume]
-    python experiments/snapshot_table.py runs/scratch_aa_distill5 --swa 4 8 \\
-        --data ../shared/data/fer2013.csv.gz --photos ../shared/data/jaffe \\
-        --keep runs/scratch_aa_distill5/averages --out results/robust_scratch/distill5.md
 
 Result (train_cnn's log, 220-360 s an epoch beside other jobs): PublicTest 70.8, 70.5, 69.9,
 69.9% for epochs 1-4, under its start (70.9%) and falling as the training accuracy rose to 83%;

@@ -8,9 +8,6 @@ Same start (``runs/scratch_aa_swa/averages/swa8``), teachers, rate and length as
     python experiments/train_cnn.py --config fer2013_vgg48_robust_scratch_aa_distill6 \\
         --data ../shared/data/fer2013.csv.gz --out runs/scratch_aa_distill6 --no-progress \\
         --precision bfloat16 [--resume]
-    python experiments/snapshot_table.py runs/scratch_aa_distill6 --swa 4 12 \\
-        --data ../shared/data/fer2013.csv.gz --photos ../shared/data/jaffe \\
-        --keep runs/scratch_aa_distill6/averages --out results/robust_scratch/distill6.md
 
 Result (train_cnn's log, 220-250 s an epoch beside other jobs): PublicTest 70.5, 70.6, 70.4,
 70.4, 70.6% for epochs 1-5 (distill3: 70.9, 70.6, 71.1, 70.9, 70.5%), the PublicTest loss rising
