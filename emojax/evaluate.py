@@ -144,8 +144,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --photos: make each face's expression K times plainer against the same person's "
                    "other photos before classifying (the face's landmarks pushed K times as far from that "
                    "person's average shape, its grey levels twice as far from their usual look; 3 was chosen on "
-                   "JAFFE). Needs who is who: JAFFE's file names or a person column in the CSV; other photos are "
-                   "scored as they are")
+                   "JAFFE). Who is who: the set's own names (JAFFE's file names, a person column in the CSV), else "
+                   "the people dlib's face recognition finds among the photos (see --tolerance)")
+    p.add_argument("--tolerance", type=positive_float, metavar="T",
+                   help="with --amplify: find who is who by face recognition even where the set names people: "
+                   "faces closer than T are one person (default for sets that name nobody: dlib's 0.6; lower it "
+                   "for look-alike people: JAFFE's ten women need 0.35)")
     p.add_argument("--corruptions", action="store_true",
                    help="also score the split under the corruption benchmark (noise, JPEG, blur, contrast, "
                    "lighting, sharpening, low resolution; emojax.robustness)")
@@ -154,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.amplify and not args.photos:
         p.error("--amplify works on a photo set: give --photos DIR")
+    if args.tolerance and not args.amplify:
+        p.error("--tolerance says who is who for --amplify: give --amplify K")
     check_out_dir(args.out)
     from emojax.pipeline import CNNClassifier
 
@@ -167,13 +173,16 @@ def main(argv: list[str] | None = None) -> int:
         from emojax import geometry, photoset
 
         photos = photoset.read(args.photos)
-        rep = photoset.evaluate(clf, photos, upsample=args.upsample, progress=True, amplify=args.amplify)
+        rep = photoset.evaluate(clf, photos, upsample=args.upsample, progress=True, amplify=args.amplify,
+                                 tolerance=args.tolerance)
         name = Path(args.photos).name or "photos"
         print(f"Accuracy on {args.photos}: {100 * rep['accuracy']:.1f}% of {len(photos)} photos{tag}; "
               f"faces found in {rep['faces_found']}")
         if args.amplify:
+            by = "by their names" if rep["people_by"] == "name" else "found by face"
             print(f"expressions made {args.amplify:g}x plainer against the same person's other photos: "
-                  f"{rep['amplified']} faces (the rest have no person, or fewer than {geometry.MIN_OTHERS} other photos of them)")
+                  f"{rep['amplified']} faces of {rep['people']} {'person' if rep['people'] == 1 else 'people'} ({by}; the rest have no person, or fewer "
+                  f"than {geometry.MIN_OTHERS} other photos of them)")
         print(format_report(rep))
         for f in rep["no_face"]:
             print(f"no face found: {f}", file=sys.stderr)

@@ -56,7 +56,7 @@ DETECTORS = ("hog", "cnn")
 _local = threading.local()
 
 
-def _per_thread(name: str, make):
+def per_thread(name: str, make):
     obj = getattr(_local, name, None)
     if obj is None:
         obj = make()
@@ -65,11 +65,11 @@ def _per_thread(name: str, make):
 
 
 def _detector() -> dlib.fhog_object_detector:
-    return _per_thread("hog", dlib.get_frontal_face_detector)
+    return per_thread("hog", dlib.get_frontal_face_detector)
 
 
 def _cnn_detector() -> dlib.cnn_face_detection_model_v1:
-    return _per_thread("cnn", lambda: dlib.cnn_face_detection_model_v1(
+    return per_thread("cnn", lambda: dlib.cnn_face_detection_model_v1(
         str(dlib_model_file("mmod_human_face_detector.dat"))))
 
 

@@ -190,3 +190,14 @@ def amplified(crops: np.ndarray, points: np.ndarray, references: np.ndarray, str
             crop = np.clip(np.rint(crop + (texture - 1) * (crop - looks[i])), 0, 255).astype(np.uint8)
         out[i] = warp(crop, points[i], shifted(points[i], moves[i], strength - 1))
     return out
+
+
+def amplified_by_person(crops: np.ndarray, points: np.ndarray, people, strength: float = 3.0,
+                        region: np.ndarray = WHOLE_FACE, texture: float = TEXTURE) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`amplified` against each face's own person (``people``: one key per face, "" or
+    None for unknown): the mean shape of their other faces and, unless ``texture`` is 1, their
+    usual look. Returns the crops and which of them changed: a face of an unknown person, or of
+    one with fewer than ``MIN_OTHERS`` other faces, stays as it is."""
+    references = own_references(points, people)
+    looks = own_looks(crops, points, people) if texture != 1 else None
+    return amplified(crops, points, references, strength, region, looks, texture), ~np.isnan(references).any((1, 2))

@@ -18,6 +18,7 @@ import csv
 import dataclasses
 import re
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -94,65 +95,89 @@ def read(path: str | Path) -> list[Photo]:
     return photos
 
 
-def located(photos: list[Photo], upsample: int = 1, progress: bool = False
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def located(photos: list[Photo], upsample: int = 1, progress: bool = False, describe: bool = False
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """The aligned 48x48 crop of the largest face in each photo and its 68 landmarks in the
     crop's coordinates (found at full resolution): ``(crops (N, 48, 48) uint8, points (N, 68, 2),
-    found (N,) bool)``; a photo with no face gets a blank crop, zero points and ``found`` False."""
+    found (N,) bool, descriptors)``; a photo with no face gets a blank crop, zero points and
+    ``found`` False. ``describe``: also each face's identity descriptor (``identity.descriptors``,
+    (N, 128), zeros where no face), else None."""
     from tqdm import tqdm
 
-    from emojax import face
+    from emojax import face, identity
 
     out = np.zeros((len(photos), 48, 48), np.uint8)
     points = np.zeros((len(photos), 68, 2))
     found = np.zeros(len(photos), bool)
+    described = np.zeros((len(photos), 128), np.float32) if describe else None
     for i, p in enumerate(tqdm(photos, desc="faces", disable=not progress, leave=False)):
-        faces = face.detect_faces(face.load_image(p.path), upsample=upsample)
+        image = face.load_image(p.path)
+        faces = face.detect_faces(image, upsample=upsample)
         if faces:
             largest = face.largest(faces)
             out[i], points[i], found[i] = largest.crop, face.aligned_landmarks(largest.landmarks), True
-    return out, points, found
+            if describe:
+                described[i] = identity.descriptors(image, [largest.landmarks])[0]
+    return out, points, found, described
 
 
 def crops(photos: list[Photo], upsample: int = 1, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """:func:`located` without the landmarks: ``(crops, found)``."""
-    images, _, found = located(photos, upsample, progress)
+    images, _, found, _ = located(photos, upsample, progress)
     return images, found
 
 
-def amplified(photos: list[Photo], images: np.ndarray, points: np.ndarray, found: np.ndarray,
+def amplified(people: Sequence[str], images: np.ndarray, points: np.ndarray, found: np.ndarray,
               strength: float = 3.0, region: np.ndarray | None = None,
               texture: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The crops with each face's expression made ``strength`` times plainer in shape, and
     ``texture`` times in grey levels (``geometry.TEXTURE`` by default; 1: shape only), against
-    the same person's other photos in the set (``geometry.amplified``, on the ``region``
-    landmarks, the whole face by default), and which photos that changed: those of an unknown
-    person, or of one with fewer than ``geometry.MIN_OTHERS`` other faces found, stay as they are."""
+    the same person's other photos in the set (``people``: who each photo shows, "" for nobody
+    known; ``geometry.amplified``, on the ``region`` landmarks, the whole face by default), and
+    which photos that changed: those of an unknown person, or of one with fewer than
+    ``geometry.MIN_OTHERS`` other faces found, stay as they are."""
     from emojax import geometry
 
-    people = [p.person for p, f in zip(photos, found) if f]
-    refs = geometry.own_references(points[found], people)
-    texture = geometry.TEXTURE if texture is None else texture
-    looks = geometry.own_looks(images[found], points[found], people) if texture != 1 else None
-    out, changed = images.copy(), np.zeros(len(photos), bool)
-    out[found] = geometry.amplified(images[found], points[found], refs, strength,
-                                    geometry.WHOLE_FACE if region is None else region, looks, texture)
-    changed[found] = ~np.isnan(refs).any((1, 2))
+    out, changed = images.copy(), np.zeros(len(found), bool)
+    out[found], changed[found] = geometry.amplified_by_person(
+        images[found], points[found], [w for w, f in zip(people, found) if f], strength,
+        geometry.WHOLE_FACE if region is None else region, geometry.TEXTURE if texture is None else texture)
     return out, changed
+
+
+def who(photos: list[Photo], found: np.ndarray, descriptors: np.ndarray | None,
+        tolerance: float | None = None) -> list[str]:
+    """Who each photo shows: the set's own names where it gives them and no ``tolerance`` is
+    asked for, else the people dlib's face recognition finds among the faces (``identity.people``
+    at ``tolerance``, dlib's 0.6 by default; needs ``descriptors``); "" where no face was found."""
+    from emojax import identity
+
+    if tolerance is None and any(p.person for p in photos):
+        return [p.person for p in photos]
+    if descriptors is None:
+        raise EmojaxError("finding people by face needs the faces' descriptors (located(..., describe=True))")
+    labels = identity.people(descriptors[found], identity.TOLERANCE if tolerance is None else tolerance)
+    out = [""] * len(photos)
+    for i, label in zip(np.flatnonzero(found), labels):
+        out[i] = f"person {label + 1}"
+    return out
 
 
 def evaluate(classifier, photos: list[Photo], images: np.ndarray | None = None,
              found: np.ndarray | None = None, upsample: int = 1, progress: bool = False,
-             amplify: float | None = None) -> dict:
+             amplify: float | None = None, tolerance: float | None = None) -> dict:
     """Accuracy over the whole set (a photo whose face is not found counts as wrong),
     per-class recall, the confusion matrix, and the photos with no face. ``images`` and
     ``found`` (from :func:`crops`) skip the face pipeline when scoring several models.
-    ``amplify``: score the crops of :func:`amplified` at that strength (the face pipeline runs)."""
+    ``amplify``: score the crops of :func:`amplified` at that strength (the face pipeline runs),
+    against the people of :func:`who` (the set's names, or found by face at ``tolerance``)."""
     from emojax.evaluate import report
 
     if amplify is not None:
-        images, points, found = located(photos, upsample, progress)
-        images, changed = amplified(photos, images, points, found, amplify)
+        by_face = tolerance is not None or not any(p.person for p in photos)
+        images, points, found, described = located(photos, upsample, progress, describe=by_face)
+        people = who(photos, found, described, tolerance)
+        images, changed = amplified(people, images, points, found, amplify)
     elif images is None:
         images, found = crops(photos, upsample, progress)
     classes = tuple(classifier.classes)
@@ -167,6 +192,8 @@ def evaluate(classifier, photos: list[Photo], images: np.ndarray | None = None,
     rep["faces_found"] = int(found.sum())
     if amplify is not None:
         rep["amplified"] = int(changed.sum())
+        rep["people"] = len({w for w in people if w})
+        rep["people_by"] = "face" if by_face else "name"
     rep["no_face"] = [str(p.path) for p, f in zip(photos, found) if not f]
     return rep
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from functools import partial
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Iterable, Protocol, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -222,18 +222,53 @@ class Predictor:
         self.classes = self.classifier.classes
         self.upsample, self.detect_width, self.detector = upsample, detect_width, detector
 
-    def predict(self, image: np.ndarray) -> list[FacePrediction]:
-        """One FacePrediction per face in an RGB (or grey) image, left to right."""
+    def detect(self, image: np.ndarray) -> list:
+        """The faces (``face.Face``: box, landmarks, aligned crop) in an RGB (or grey) image."""
         from emojax import face
 
-        faces = face.detect_faces(image, upsample=self.upsample, detect_width=self.detect_width,
-                                  detector=self.detector)
-        return self.classify(faces)
+        return face.detect_faces(image, upsample=self.upsample, detect_width=self.detect_width,
+                                 detector=self.detector)
 
-    def classify(self, faces) -> list[FacePrediction]:
+    def predict(self, image: np.ndarray) -> list[FacePrediction]:
+        """One FacePrediction per face in an RGB (or grey) image, left to right."""
+        return self.classify(self.detect(image))
+
+    def classify(self, faces, crops: np.ndarray | None = None) -> list[FacePrediction]:
+        """``faces`` classified from their own crops, or from ``crops`` (one per face) instead."""
         if not faces:
             return []
-        probs = self.classifier.predict_proba(np.stack([f.crop for f in faces]))
+        crops = np.stack([f.crop for f in faces]) if crops is None else crops
+        probs = self.classifier.predict_proba(crops)
         return [FacePrediction(tuple(int(v) for v in f.box),
-                               {c: float(p) for c, p in zip(self.classes, row)}, f.crop)
-                for f, row in zip(faces, probs)]
+                               {c: float(p) for c, p in zip(self.classes, row)}, crop)
+                for f, row, crop in zip(faces, probs, crops)]
+
+    def predict_amplified(self, images: Iterable[np.ndarray], strength: float, tolerance: float | None = None
+                          ) -> tuple[list[list[FacePrediction]], dict]:
+        """The faces of several photos, each face's expression made ``strength`` times plainer
+        against the same person's other faces among them before it is classified (what
+        ``evaluate --photos --amplify`` measures): who is who is found by dlib's face
+        recognition (``identity.people`` at ``tolerance``). A face whose person has fewer than
+        ``geometry.MIN_OTHERS`` other faces here is classified as it is. ``images`` is read
+        once, one photo at a time. Returns the predictions per photo and ``{"faces", "people",
+        "amplified"}``: how many faces, people, and faces changed."""
+        from emojax import face, geometry, identity
+
+        per_photo, described = [], []
+        for image in images:
+            faces = self.detect(image)
+            per_photo.append(faces)
+            described.append(identity.descriptors(image, [f.landmarks for f in faces]))
+        faces = [f for fs in per_photo for f in fs]
+        if not faces:
+            return [[] for _ in per_photo], {"faces": 0, "people": 0, "amplified": 0}
+        people = identity.people(np.concatenate(described), identity.TOLERANCE if tolerance is None else tolerance)
+        crops = np.stack([f.crop for f in faces])
+        points = np.stack([face.aligned_landmarks(f.landmarks) for f in faces])
+        crops, changed = geometry.amplified_by_person(crops, points, [f"person {k}" for k in people], strength)
+        preds, start = [], 0
+        for fs in per_photo:
+            preds.append(self.classify(fs, crops[start:start + len(fs)]))
+            start += len(fs)
+        people_seen = len(set(people.tolist()))
+        return preds, {"faces": len(faces), "people": people_seen, "amplified": int(changed.sum())}

@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     val = data_lib.require(ds.val, "validation (PublicTest)")
     classes = list(ds.classes)
     photos = photoset.read(args.photos)
-    images, points, found = photoset.located(photos, progress=True)
+    images, points, found, _ = photoset.located(photos, progress=True)
     box = geometry.fixed_box(ds.train.images[:800])
     calm = ds.train.images[ds.train.labels == classes.index("neutral")]
     fer_neutral = geometry.normalised(geometry.crop_landmarks(calm, box, "FER2013 neutral landmarks")).mean(0)
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
         if reference == "none":
             inputs.append((images, val.images))
         elif reference.startswith("the person"):
-            inputs.append((photoset.amplified(photos, images, points, found, k, REGIONS[region], t)[0], None))
+            inputs.append((photoset.amplified([p.person for p in photos], images, points, found, k, REGIONS[region], t)[0], None))
         else:
             crops = images.copy()
             crops[found] = geometry.amplified(images[found], points[found], fer_refs(points[found]), k)

@@ -14,7 +14,7 @@ JAFFE = SHARED / "jaffe"
 
 @pytest.fixture()
 def photo_set(tmp_path):
-    """Nine JAFFE photos in a folder per emotion (three emotions, three people each)."""
+    """Nine JAFFE photos in a folder per emotion: three emotions, three photos each, all of one woman (KA)."""
     if not JAFFE.is_dir():
         pytest.skip(f"JAFFE not found at {JAFFE}")
     from emojax import photoset
@@ -474,9 +474,10 @@ def test_amplified_photos_move_away_from_their_person(tiny_cnn, flat, photo_set,
     from emojax.pipeline import load_classifier
 
     photos = photoset.read(flat)
-    images, points, found = photoset.located(photos)
+    images, points, found, _ = photoset.located(photos)
+    names = [p.person for p in photos]
     assert found.all() and len({p.person for p in photos}) == 3
-    amplified, _ = photoset.amplified(photos, images, points, found, 3.0, texture=1.0)  # the shape only
+    amplified, _ = photoset.amplified(names, images, points, found, 3.0, texture=1.0)  # the shape only
     box = geometry.fixed_box(images)
     plain = geometry.crop_landmarks(images, box, progress=False)
     references = geometry.own_references(plain, [p.person for p in photos])
@@ -487,22 +488,90 @@ def test_amplified_photos_move_away_from_their_person(tiny_cnn, flat, photo_set,
     assert np.median(spread(geometry.crop_landmarks(amplified, box, progress=False)) / spread(plain)) > 1.8
     # The texture alone (strength 1): grey levels twice as far from the person's usual look, clipped.
     looks = geometry.own_looks(images, points, [p.person for p in photos])
-    textured, _ = photoset.amplified(photos, images, points, found, 1.0, texture=2.0)
+    textured, _ = photoset.amplified(names, images, points, found, 1.0, texture=2.0)
     wanted = 2.0 * images - looks
     inside = (wanted > 0) & (wanted < 255)
     assert inside.mean() > 0.85 and np.abs(textured - wanted)[inside].max() <= 0.5 + 1e-6
     assert (textured[~inside] % 255 == 0).all()  # the rest clipped to black or white
 
-    unnamed = photoset.read(photo_set)
+    unnamed = photoset.read(photo_set)  # no names: who is who is found by face
     clf = load_classifier(tiny_cnn)
     rep = photoset.evaluate(clf, unnamed, amplify=3.0)
-    assert rep["amplified"] == 0 and rep["accuracy"] == photoset.evaluate(clf, unnamed)["accuracy"]
+    assert (rep["people"], rep["people_by"], rep["amplified"]) == (1, "face", len(unnamed))
 
     proc = run_cli("-m", "emojax.evaluate", "--model", str(tiny_cnn), "--photos", str(flat), "--amplify", "3",
                    "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert f"3x plainer against the same person's other photos: {len(photos)} faces" in proc.stdout
     assert json.loads((tmp_path / "eval_photos_flat.json").read_text())["amplified"] == len(photos)
+
+
+def test_people_found_by_face_are_jaffes_people_and_predict_amplifies_a_folder(tiny_cnn, flat, tmp_path):
+    """Who is who without names. dlib's descriptors of three JAFFE women, grouped at 0.35, are
+    the file names' three people, so a set scored by face is scored as by name; at dlib's own
+    0.6 the three look-alike women are one person. ``predict --amplify`` on the folder (photos
+    read once each, people found by face) gives every face the probabilities the library gives
+    its amplified crop, and says how many faces it changed."""
+    import numpy as np
+
+    from emojax import photoset
+    from emojax.pipeline import load_classifier
+
+    photos = photoset.read(flat)
+    images, points, found, described = photoset.located(photos, describe=True)
+    names = [p.person for p in photos]
+
+    def partition(people):
+        return sorted(sorted(i for i, w in enumerate(people) if w == x) for x in set(people))
+
+    assert found.all() and len(set(names)) == 3
+    assert partition(photoset.who(photos, found, described, tolerance=0.35)) == partition(names)
+    assert len(set(photoset.who(photos, found, described, tolerance=0.6))) == 1
+    clf = load_classifier(tiny_cnn)
+    by_name = photoset.evaluate(clf, photos, amplify=3.0)
+    by_face = photoset.evaluate(clf, photos, amplify=3.0, tolerance=0.35)
+    assert (by_face["people_by"], by_name["people_by"]) == ("face", "name")
+    for key in ("accuracy", "amplified", "people", "confusion"):
+        assert by_face[key] == by_name[key], key
+
+    expected = clf.predict_proba(photoset.amplified(names, images, points, found, 3.0)[0])
+    proc = run_cli("-m", "emojax.predict", str(flat), "--model", str(tiny_cnn), "--views", "1", "--amplify", "3",
+                   "--tolerance", "0.35", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert f"{len(photos)} of {len(photos)} faces made 3x plainer" in proc.stderr and "3 people found by face" in proc.stderr
+    rows = {json.loads(line)["file"]: json.loads(line) for line in proc.stdout.splitlines()}
+    assert len(rows) == len(photos)
+    for i, p in enumerate(photos):
+        got = rows[str(p.path)]["probabilities"]
+        assert np.allclose([got[c] for c in clf.classes], expected[i], atol=1e-4), p.path.name
+    plain = run_cli("-m", "emojax.predict", str(flat), "--model", str(tiny_cnn), "--views", "1", "--json")
+    assert plain.returncode == 0 and plain.stdout != proc.stdout
+    bad = run_cli("-m", "emojax.predict", str(flat), "--tolerance", "0.35")
+    assert bad.returncode == 2 and "error: --tolerance says who is who for --amplify" in bad.stderr
+
+
+def test_people_by_face_measures_the_groups_against_the_names(tiny_cnn, flat, photo_set, tmp_path):
+    """experiments/people_by_face.py on three JAFFE women: two photos of one woman are closer
+    than two of different women; the rows agree with the library (the names' row is evaluate's
+    own amplified score); a set that names nobody is refused with one error line."""
+    from emojax import photoset
+    from emojax.pipeline import load_classifier
+
+    out = tmp_path / "people.md"
+    proc = run_cli("experiments/people_by_face.py", "--photos", str(flat), "--model", str(tiny_cnn),
+                   "--tolerances", "0.35,0.6", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads(out.with_suffix(".json").read_text())
+    assert rep["distances"]["same person"][2] < rep["distances"]["two people"][2]
+    by_name, tight, loose = rep["rows"]
+    assert (by_name["groups"], tight["groups"], loose["groups"]) == (3, 3, 1)
+    assert tight["photos"] == by_name["photos"] and loose["purity"] < 0.5 and loose["completeness"] == 1.0
+    expected = photoset.evaluate(load_classifier(tiny_cnn), photoset.read(flat), amplify=3.0)
+    assert by_name["photos"]["accuracy"] == expected["accuracy"]
+    assert "| face, tolerance 0.35 | 3 | 100.0% | 100.0% |" in out.read_text()
+    bad = run_cli("experiments/people_by_face.py", "--photos", str(photo_set), "--out", str(tmp_path / "x.md"))
+    assert bad.returncode == 2 and "does not name the person of every photo" in bad.stderr
+    assert not (tmp_path / "x.md").exists()
 
 
 def test_evaluate_scores_the_shipped_model_from_any_folder(photo_set, tmp_path):
