@@ -13,20 +13,9 @@ import numpy as np
 
 from emojax import data as data_lib
 from emojax import models
-from emojax.io import EmojaxError, atomic_path, check_out_dir, non_negative_int, positive_float, run, shown
+from emojax.io import EmojaxError, atomic_path, check_out_dir, non_negative_int, positive_float, run, save_figure, shown
+from emojax.metrics import format_report, report
 from emojax.pipeline import DEFAULT_MODEL, VIEWS, predict_proba
-
-
-def report(labels: np.ndarray, predicted: np.ndarray, classes) -> dict:
-    """Accuracy, macro-F1, confusion matrix and per-class precision/recall/F1/support."""
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
-    k = len(classes)
-    p, r, f, s = precision_recall_fscore_support(labels, predicted, labels=range(k), zero_division=0)
-    return {"accuracy": float((labels == predicted).mean()), "macro_f1": float(f.mean()),
-            "confusion": confusion_matrix(labels, predicted, labels=range(k)).tolist(),
-            "per_class": {c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
-                              "support": int(s[i])} for i, c in enumerate(classes)}}
 
 
 def load_with_data(checkpoint: str | Path, data: str | None = None, ferplus: str | None = None):
@@ -45,23 +34,7 @@ def evaluate(model, variables, split: data_lib.Split, classes, views: int = 1) -
     return report(split.labels, probs.argmax(1), classes)
 
 
-def format_report(rep: dict) -> str:
-    lines = [f"{'class':10s} {'precision':>9s} {'recall':>7s} {'f1':>6s} {'support':>8s}"]
-    for c, m in rep["per_class"].items():
-        lines.append(f"{c:10s} {m['precision']:9.3f} {m['recall']:7.3f} {m['f1']:6.3f} {m['support']:8d}")
-    lines.append(f"{'macro F1':10s} {rep['macro_f1']:24.3f}")
-    return "\n".join(lines)
-
-
 # --------------------------------------------------------------------------- plots
-
-
-def save_figure(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
-    plt.close(fig)
 
 
 def plot_confusion(confusion, classes, path: str | Path, title: str = "") -> None:

@@ -187,3 +187,12 @@ def dlib_model_file(name: str) -> Path:
     if not path.is_file():
         raise EmojaxError(f"dlib model file {path} is missing: reinstall face_recognition_models")
     return path
+
+
+def save_figure(fig, path: Path) -> None:
+    """A matplotlib figure written whole or not at all (its format from the suffix), then closed."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
+    plt.close(fig)

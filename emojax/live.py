@@ -53,39 +53,11 @@ from emojax.io import EmojaxError, atomic_path, check_out_dir, positive_float, r
 from emojax.pipeline import load_classifier
 from emojax.predict import annotate
 from emojax.track import AMPLIFY_AFTER, FaceTracker, Track
+from emojax.video import clock, open_source
 
 WINDOW = "emojax live"
 
 # --------------------------------------------------------------------------- input and output
-
-
-def open_source(camera: int, video: str | None) -> cv2.VideoCapture:
-    """Open the camera or the video file/stream URL, or raise a one-line EmojaxError."""
-    if video is not None and "://" not in video:
-        if not os.path.isfile(video):
-            raise EmojaxError(f"no such video file: {video}")
-        if os.path.getsize(video) == 0:
-            raise EmojaxError(f"video file is empty (0 bytes): {video}")
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # our message replaces OpenCV's warnings
-    try:
-        cap = cv2.VideoCapture(video if video is not None else camera)
-    finally:
-        cv2.utils.logging.setLogLevel(level)
-    if not cap.isOpened():
-        if video is None:
-            raise EmojaxError(f"no camera at index {camera} (none connected, in use, or no permission); "
-                              f"try another --camera N or --video FILE")
-        raise EmojaxError(f"cannot open video (corrupt, unsupported format or unreachable stream): {video}")
-    return cap
-
-
-def clock(t: float, camera: bool) -> str:
-    """HH:MM:SS: local wall-clock time for a camera, time since the start for a video."""
-    if camera:
-        return time.strftime("%H:%M:%S", time.localtime(t))
-    s = int(t)
-    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
 def report_lines(tracks: list[Track], classes: tuple[str, ...], stamp: str) -> list[str]:

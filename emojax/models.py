@@ -491,3 +491,16 @@ def load(folder: str | Path) -> tuple[nn.Module, dict, dict]:
     # On the device once: numpy weights would be copied to it on every call (2-3 ms a face
     # for the width-48 net, more than its convolutions on one face in a tight loop).
     return model, jax.device_put(variables), meta
+
+
+def padded_batches(images: np.ndarray, batch_size: int):
+    """``(batch, n)`` pairs: ``images`` in chunks of at most ``batch_size``, each zero-padded
+    to a power of two rows (``n`` of them real), so that a jitted function sees a handful of
+    shapes, not one per face count."""
+    for i in range(0, len(images), batch_size):
+        chunk = images[i:i + batch_size]
+        n = len(chunk)
+        size = min(batch_size, 1 << (n - 1).bit_length())
+        if size > n:
+            chunk = np.concatenate([chunk, np.zeros((size - n, *chunk.shape[1:]), chunk.dtype)])
+        yield chunk, n

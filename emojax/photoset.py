@@ -171,7 +171,7 @@ def evaluate(classifier, photos: list[Photo], images: np.ndarray | None = None,
     ``found`` (from :func:`crops`) skip the face pipeline when scoring several models.
     ``amplify``: score the crops of :func:`amplified` at that strength (the face pipeline runs),
     against the people of :func:`who` (the set's names, or found by face at ``tolerance``)."""
-    from emojax.evaluate import report
+    from emojax.metrics import report
 
     if amplify is not None:
         by_face = tolerance is not None or not any(p.person for p in photos)

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from emojax.io import EmojaxError
+from emojax.models import padded_batches
 
 
 
@@ -63,19 +64,6 @@ def _probs(model, variables, images: jax.Array, views: int) -> jax.Array:
     x = tta_views(images.astype(jnp.float32)[..., None] / 255.0, views)
     logits = model.apply(variables, x.reshape(-1, *x.shape[2:]))
     return jax.nn.softmax(logits).reshape(len(x), -1, logits.shape[-1]).mean(0)
-
-
-def padded_batches(images: np.ndarray, batch_size: int):
-    """``(batch, n)`` pairs: ``images`` in chunks of at most ``batch_size``, each zero-padded
-    to a power of two rows (``n`` of them real), so that a jitted function sees a handful of
-    shapes, not one per face count."""
-    for i in range(0, len(images), batch_size):
-        chunk = images[i:i + batch_size]
-        n = len(chunk)
-        size = min(batch_size, 1 << (n - 1).bit_length())
-        if size > n:
-            chunk = np.concatenate([chunk, np.zeros((size - n, *chunk.shape[1:]), chunk.dtype)])
-        yield chunk, n
 
 
 def predict_proba(model, variables, images: np.ndarray, batch_size: int = 256,

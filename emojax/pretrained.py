@@ -109,7 +109,7 @@ class Backbone:
         chips = np.asarray(chips)
         if chips.ndim == 3:
             chips = chips[None]
-        from emojax.pipeline import padded_batches
+        from emojax.models import padded_batches
 
         pooled = [np.asarray(self._apply(self.variables, part)).reshape(len(part), -1)[:n]
                   for part, n in padded_batches(chips, batch)]

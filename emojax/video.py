@@ -9,19 +9,50 @@ what ``live --video`` prints for it.
 from __future__ import annotations
 
 import csv
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from emojax.io import EmojaxError, atomic_path
+from emojax.io import EmojaxError, atomic_path, save_figure
 
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 
 
 def is_video(path: str | Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTS
+
+
+def open_source(camera: int, video: str | None) -> cv2.VideoCapture:
+    """Open the camera or the video file/stream URL, or raise a one-line EmojaxError."""
+    if video is not None and "://" not in video:
+        if not os.path.isfile(video):
+            raise EmojaxError(f"no such video file: {video}")
+        if os.path.getsize(video) == 0:
+            raise EmojaxError(f"video file is empty (0 bytes): {video}")
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # our message replaces OpenCV's warnings
+    try:
+        cap = cv2.VideoCapture(video if video is not None else camera)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+    if not cap.isOpened():
+        if video is None:
+            raise EmojaxError(f"no camera at index {camera} (none connected, in use, or no permission); "
+                              f"try another --camera N or --video FILE")
+        raise EmojaxError(f"cannot open video (corrupt, unsupported format or unreachable stream): {video}")
+    return cap
+
+
+def clock(t: float, camera: bool) -> str:
+    """HH:MM:SS: local wall-clock time for a camera, time since the start for a video."""
+    if camera:
+        return time.strftime("%H:%M:%S", time.localtime(t))
+    s = int(t)
+    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
 def tracked(path: str | Path, classifier, amplify: float | None = None, progress: bool = False
@@ -31,9 +62,9 @@ def tracked(path: str | Path, classifier, amplify: float | None = None, progress
     it is read). ``amplify``: the live predictor's ``--amplify``."""
     from tqdm import tqdm
 
-    from emojax import live, track
+    from emojax import track
 
-    cap = live.open_source(0, str(path))
+    cap = open_source(0, str(path))
     fps = cap.get(cv2.CAP_PROP_FPS)
     fps = fps if 0 < fps < 1000 else 30.0
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
@@ -79,8 +110,6 @@ def track(path: str | Path, classifier, every: float = 1.0, progress: bool = Fal
 
 def lines(rows: list[dict]) -> list[str]:
     """The live predictor's lines: ``00:00:03 : Happy , 93%`` (``face N : `` with several)."""
-    from emojax.live import clock
-
     out = []
     by_time: dict[float, list[dict]] = {}
     for r in rows:
@@ -110,8 +139,6 @@ def plot_timeline(rows: list[dict], classes, path: Path, title: str = "") -> Non
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from emojax.evaluate import save_figure
 
     faces = sorted({r["face"] for r in rows if r["face"] is not None})
     fig, axes = plt.subplots(max(len(faces), 1), 1, figsize=(9, 2.6 * max(len(faces), 1)), squeeze=False,

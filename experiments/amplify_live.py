@@ -32,7 +32,7 @@ import numpy as np
 from tqdm import tqdm
 
 from emojax import face, geometry, live, photoset, track, video
-from emojax.evaluate import report as metrics
+from emojax.metrics import report as metrics
 from emojax.io import EmojaxError, command_line, markdown_table, report, run
 from emojax.pipeline import VIEWS, load_classifier
 

@@ -24,7 +24,7 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 
 from emojax import data as data_lib  # noqa: E402
-from emojax import evaluate  # noqa: E402
+from emojax.metrics import report as scores  # noqa: E402
 from emojax.io import EmojaxError, atomic_path, check_out_dir, command_line, positive_int, run, shown  # noqa: E402
 from emojax.pipeline import DEFAULT_MODEL, DEFAULT_SVM, load_classifier, shipped  # noqa: E402
 
@@ -89,7 +89,7 @@ def measure(name: str, path: Path, split: data_lib.Split, classes, repeats: int)
         t0 = time.perf_counter()
         clf.predict_proba(images[i % len(images)])
         single.append(time.perf_counter() - t0)
-    rep = evaluate.report(split.labels, probs.argmax(-1), classes)
+    rep = scores(split.labels, probs.argmax(-1), classes)
     metrics = read_metrics(path)
     return {"name": name, "path": path, "report": rep,
             "train_time_s": train_time(metrics, path if path.is_dir() else path.parent),

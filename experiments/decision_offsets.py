@@ -25,8 +25,8 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from emojax import data as data_lib
-from emojax import evaluate, photoset, pipeline
-from emojax.io import EmojaxError, command_line, markdown_table, report, run
+from emojax import metrics, photoset, pipeline
+from emojax.io import EmojaxError, command_line, markdown_table, report, run, save_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script, experiments/ is not on the path
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
 
     def scored(pred: np.ndarray, offsets: np.ndarray | None) -> dict:
         pred = np.where(found, pred, -1)  # no face found: wrong, in no column
-        rep = evaluate.report(truth, pred, classes)
+        rep = metrics.report(truth, pred, classes)
         return {"photos": rep["accuracy"], "recall": {c: m["recall"] for c, m in rep["per_class"].items()},
                 "publictest": None if offsets is None else float(np.mean((log_val + offsets).argmax(1) == ds.val.labels)),
                 "offsets": None if offsets is None else dict(zip(classes, offsets.tolist()))}
@@ -134,7 +134,7 @@ def plot(curve: list[dict], own: dict, runs: list[dict], photos: str, path: Path
            title="Where the line between classes is drawn")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    evaluate.save_figure(fig, path)
+    save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from emojax import data as data_lib
-from emojax import evaluate, geometry, photoset, pipeline
+from emojax import geometry, metrics, photoset, pipeline
 from emojax.io import command_line, markdown_table, report, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +61,7 @@ def main(argv=None) -> int:
         mix = {k: (b if w is None else a + w * b) for k, (a, b) in log_p.items()}
         pred = np.full(len(photos), -1)  # no face found: wrong, in no column
         pred[found] = mix["photos"].argmax(1)
-        rep = evaluate.report(truth, pred, classes)
+        rep = metrics.report(truth, pred, classes)
         rows["landmarks alone" if w is None else f"CNN + {w:g} x landmarks"] = {
             "publictest": float(np.mean(mix["val"].argmax(1) == ds.val.labels)), "photos": rep["accuracy"],
             "recall": {c: m["recall"] for c, m in rep["per_class"].items()}}

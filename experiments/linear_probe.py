@@ -29,7 +29,7 @@ from sklearn.model_selection import LeaveOneGroupOut, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from emojax import baseline, evaluate, models, photoset, pretrained
+from emojax import baseline, metrics, models, photoset, pretrained
 from emojax import data as data_lib
 from emojax.data import FER_CLASSES
 from emojax.io import EmojaxError, command_line, markdown_table, positive_int, report, run
@@ -73,7 +73,7 @@ def centred(logits: np.ndarray, people: np.ndarray, reference: np.ndarray) -> np
 
 
 def scored(truth: np.ndarray, pred: np.ndarray, classes) -> dict:
-    return photoset.scores(evaluate.report(truth, pred, classes))
+    return photoset.scores(metrics.report(truth, pred, classes))
 
 
 def main(argv=None) -> int:

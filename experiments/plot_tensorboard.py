@@ -57,7 +57,8 @@ def main(argv=None) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from emojax.evaluate import plot_learning_curves, save_figure
+    from emojax.evaluate import plot_learning_curves
+    from emojax.io import save_figure
 
     scalars = read_scalars(Path(args.run) / "tb")
     panel = lambda tag: tag.split("/")[1] if "/" in tag else tag  # train/loss and val/loss share "loss"

@@ -29,7 +29,7 @@ from tqdm import tqdm  # noqa: E402
 
 from emojax import data as data_lib  # noqa: E402
 from emojax import models, photoset  # noqa: E402
-from emojax.evaluate import save_figure  # noqa: E402
+from emojax.io import save_figure  # noqa: E402
 from emojax.io import EmojaxError, check_out_dir, command_line, markdown_table, report, run  # noqa: E402
 from emojax.pipeline import load_classifier  # noqa: E402
 

@@ -145,7 +145,7 @@ def jaffe_dlib_chips(clf, photos) -> tuple[np.ndarray, np.ndarray]:
 
 
 def jaffe_report(photos, classes, probs, found) -> dict:
-    from emojax.evaluate import report
+    from emojax.metrics import report
 
     labels = np.array([classes.index(p.emotion) for p in photos])
     pred = np.where(found, probs.argmax(1), -1)
@@ -188,7 +188,8 @@ def main(argv=None) -> int:
         "epoch": chosen["best_epoch"], "dataset": ds.source, "dropout": chosen["dropout"],
         "weight_decay": chosen["weight_decay"], "lr": args.lr, "epochs": args.epochs})
 
-    from emojax.evaluate import plot_confusion, report
+    from emojax.evaluate import plot_confusion
+    from emojax.metrics import report
 
     out = Path(args.out)
     clf.save(out)
@@ -280,7 +281,7 @@ def plot_curves(histories: dict, chosen: str, best_epoch: int, path: Path) -> No
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from emojax.evaluate import save_figure
+    from emojax.io import save_figure
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for i, (name, hist) in enumerate(histories.items()):

@@ -26,6 +26,7 @@ if str(ROOT) not in sys.path:
 
 from emojax import data as data_lib  # noqa: E402
 from emojax import evaluate  # noqa: E402
+from emojax.metrics import format_report, report  # noqa: E402
 from emojax.baseline import HogSVM  # noqa: E402
 from emojax.io import EmojaxError, atomic_path, check_out_dir, command_line, positive_float, positive_int, run  # noqa: E402
 
@@ -93,10 +94,10 @@ def main(argv=None) -> int:
     model = HogSVM(ds.classes, **chosen, **fixed).fit(train.images, train.labels)
     train_time = time.time() - t0
     temperature = model.calibrate(val.images, val.labels)
-    rep = evaluate.report(test.labels, model.predict(test.images), ds.classes)
+    rep = report(test.labels, model.predict(test.images), ds.classes)
     print(f"trained in {train_time:.0f}s; softmax temperature {temperature:.3f} (fitted on PublicTest)")
     print(f"Accuracy on test set (PrivateTest): {100 * rep['accuracy']:.1f}%")
-    print(evaluate.format_report(rep))
+    print(format_report(rep))
 
     out = Path(args.out)
     model.save(out / "svm.joblib")

@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from emojax import data as data_lib  # noqa: E402
-from emojax import evaluate, geometry, photoset, pipeline  # noqa: E402
+from emojax import geometry, metrics, photoset, pipeline  # noqa: E402
 from emojax.io import EmojaxError, atomic_path, command_line, markdown_table, report, run  # noqa: E402
 
 SHARES = (0.0, 0.5, 1.0)
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
                               tqdm(zip(val.images, points), total=len(points), desc=f"share {share:g}", leave=False)))
         warped = np.stack(warped)
         pred = clf.predict(warped)
-        s = photoset.scores(evaluate.report(val.labels, pred, classes))
+        s = photoset.scores(metrics.report(val.labels, pred, classes))
         rows[f"{share:g}"] = {
             "moved_px": float(np.mean(np.array(moved)[expressive])), "publictest": s["accuracy"],
             "expressive_as_neutral": float(np.mean(pred[expressive] == neutral_label)), "recall": s["recall"]}

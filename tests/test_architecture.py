@@ -1,0 +1,49 @@
+"""ARCHITECTURE.md's floors, held by the code: every module of the library sits on one floor
+of its table, imports (at the top or inside a function) nothing from a floor above it, and
+no two modules import each other, except the pair the document calls one unit."""
+from __future__ import annotations
+
+import ast
+import re
+
+from conftest import REPO
+
+PACKAGE = REPO / "emojax"
+ONE_UNIT = {frozenset({"train", "engine"})}  # the host loop and the device-resident epoch
+
+
+def floors() -> dict[str, int]:
+    """Module name -> floor, 0 for the top row of ARCHITECTURE.md's table."""
+    rows = [line for line in (REPO / "ARCHITECTURE.md").read_text().splitlines()
+            if line.startswith("| ") and not line.startswith("| floor")]
+    out: dict[str, int] = {}
+    for level, row in enumerate(rows):
+        modules = row.split("|")[2]
+        for name in re.findall(r"`(?:emojax/)?(\w+)\.py`", modules):
+            out.setdefault(name, level)
+    return out
+
+
+def imports(path) -> set[str]:
+    """The emojax modules a file imports, wherever in the file."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "emojax":
+            parts = node.module.split(".")
+            found |= {parts[1]} if len(parts) > 1 else {a.name for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("emojax.")}
+    return found
+
+
+def test_every_module_has_a_floor_and_imports_only_down_or_across():
+    level = floors()
+    modules = {p.stem: imports(p) for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+    assert sorted(set(modules) - set(level)) == [], "modules missing from ARCHITECTURE.md's table"
+    assert sorted(set(level) - set(modules)) == [], "ARCHITECTURE.md names modules that do not exist"
+    upward = [f"{m} (floor {level[m]}) imports {d} (floor {level[d]})"
+              for m, deps in modules.items() for d in deps if d in level and level[d] < level[m]]
+    assert upward == []
+    circles = {frozenset({m, d}) for m, deps in modules.items() for d in deps
+               if d != m and m in modules.get(d, ())}
+    assert circles <= ONE_UNIT, sorted(map(sorted, circles - ONE_UNIT))
