@@ -2,6 +2,7 @@
 
     python -m emojax.predict photo.jpg folder/ [--annotate OUT] [--json] [--model svm]
     python -m emojax.predict clip.mp4 [--json] [--out DIR]   # a line per face per second
+    python -m emojax.predict album/ --amplify 3   # each face plainer against its person's other faces
 
 Exit status: 0 when every input was processed, 1 when some inputs failed (each one an
 ``error:`` line) and the rest were processed, 2 when nothing could be done.
