@@ -177,6 +177,7 @@ class FacePrediction:
     box: tuple[int, int, int, int]  # left, top, right, bottom
     probabilities: dict[str, float]
     crop: np.ndarray
+    amplified: bool | None = None  # with amplify: whether the crop was made plainer before it was classified
 
     @property
     def emotion(self) -> str:
@@ -188,8 +189,9 @@ class FacePrediction:
 
     def to_dict(self) -> dict:
         """JSON-ready: box, top emotion and its probability, all probabilities (4 decimals)."""
-        return {"box": list(self.box), "emotion": self.emotion, "probability": round(self.probability, 4),
-                "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()}}
+        out = {"box": list(self.box), "emotion": self.emotion, "probability": round(self.probability, 4),
+               "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()}}
+        return out if self.amplified is None else {**out, "amplified": self.amplified}
 
 
 class Predictor:
@@ -256,7 +258,8 @@ class Predictor:
         crops, changed = geometry.amplified_by_person(crops, points, [f"person {k}" for k in people], strength)
         preds, start = [], 0
         for fs in per_photo:
-            preds.append(self.classify(fs, crops[start:start + len(fs)]))
+            preds.append([dataclasses.replace(p, amplified=bool(c)) for p, c in
+                          zip(self.classify(fs, crops[start:start + len(fs)]), changed[start:start + len(fs)])])
             start += len(fs)
         people_seen = len(set(people.tolist()))
         return preds, {"faces": len(faces), "people": people_seen, "amplified": int(changed.sum())}

@@ -541,11 +541,22 @@ def test_people_found_by_face_are_jaffes_people_and_predict_amplifies_a_folder(t
     assert f"{len(photos)} of {len(photos)} faces made 3x plainer" in proc.stderr and "3 people found by face" in proc.stderr
     rows = {json.loads(line)["file"]: json.loads(line) for line in proc.stdout.splitlines()}
     assert len(rows) == len(photos)
+    assert all(r["amplified"] is True for r in rows.values())
     for i, p in enumerate(photos):
         got = rows[str(p.path)]["probabilities"]
         assert np.allclose([got[c] for c in clf.classes], expected[i], atol=1e-4), p.path.name
     plain = run_cli("-m", "emojax.predict", str(flat), "--model", str(tiny_cnn), "--views", "1", "--json")
-    assert plain.returncode == 0 and plain.stdout != proc.stdout
+    assert plain.returncode == 0 and plain.stdout != proc.stdout and '"amplified"' not in plain.stdout
+    few = tmp_path / "few"  # three photos of one woman: too few to compare with, classified as they are
+    few.mkdir()
+    for p in photos[:3]:
+        shutil.copy(p.path, few / p.path.name)
+    both = [run_cli("-m", "emojax.predict", str(few), "--model", str(tiny_cnn), "--views", "1", "--json", *extra)
+            for extra in ((), ("--amplify", "3"))]
+    assert [json.loads(line)["amplified"] for line in both[1].stdout.splitlines()] == [False] * 3
+    assert [json.loads(line)["probabilities"] for line in both[1].stdout.splitlines()] == \
+        [json.loads(line)["probabilities"] for line in both[0].stdout.splitlines()]
+    assert "0 of 3 faces made 3x plainer" in both[1].stderr
     bad = run_cli("-m", "emojax.predict", str(flat), "--tolerance", "0.35")
     assert bad.returncode == 2 and "error: --tolerance says who is who for --amplify" in bad.stderr
 
