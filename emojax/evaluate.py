@@ -121,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                    "the people dlib's face recognition finds among the photos (see --tolerance)")
     p.add_argument("--tolerance", type=positive_float, metavar="T",
                    help="with --amplify: find who is who by face recognition even where the set names people: "
-                   "faces closer than T are one person (default for sets that name nobody: dlib's 0.6; lower it "
-                   "for look-alike people: JAFFE's ten women need 0.35)")
+                   "faces closer than T are one person (default for sets that name nobody: 0.35, tight so that "
+                   "strangers are not compared with each other)")
     p.add_argument("--corruptions", action="store_true",
                    help="also score the split under the corruption benchmark (noise, JPEG, blur, contrast, "
                    "lighting, sharpening, low resolution; emojax.robustness)")

@@ -149,7 +149,7 @@ def who(photos: list[Photo], found: np.ndarray, descriptors: np.ndarray | None,
         tolerance: float | None = None) -> list[str]:
     """Who each photo shows: the set's own names where it gives them and no ``tolerance`` is
     asked for, else the people dlib's face recognition finds among the faces (``identity.people``
-    at ``tolerance``, dlib's 0.6 by default; needs ``descriptors``); "" where no face was found."""
+    at ``tolerance``, ``identity.TOLERANCE`` by default; needs ``descriptors``); "" where no face was found."""
     from emojax import identity
 
     if tolerance is None and any(p.person for p in photos):

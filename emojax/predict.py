@@ -134,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
                     "--amplify'; in photos, the same person's other faces among the photos given (who is who found "
                     "by dlib's face recognition; a person needs at least 4 faces)")
     ap.add_argument("--tolerance", type=positive_float, metavar="T",
-                    help="photos with --amplify: faces closer than T are one person (default: dlib's 0.6; lower "
-                    "it for look-alike people)")
+                    help="photos with --amplify: faces closer than T are one person (default 0.35, tight so that "
+                    "strangers are not compared with each other; a folder of one person's photos can take 0.6)")
     ap.add_argument("--upsample", type=non_negative_int, default=1,
                     help="times the face detector upsamples the image: finds smaller faces, slower")
     ap.add_argument("--detector", choices=("hog", "cnn"), default="hog",

@@ -73,8 +73,8 @@ def main(argv=None) -> int:
                              f"{100 * r['completeness']:.1f}%", *photoset.score_cells(r["photos"], classes)]
                             for r in rows], left=1)
     text = (f"{args.photos}: {len(photos)} photos, {int(found.sum())} faces found (the largest per photo), "
-            f"{len(set(names))} people named. Distances between dlib's face descriptors (same person below "
-            f"{identity.TOLERANCE:g} by dlib's rule):\n\n{dist_table}\n\nGroups found by Chinese whispers at each "
+            f"{len(set(names))} people named. Distances between dlib's face descriptors (dlib's rule for a pair: "
+            f"the same person below 0.6; `emojax.identity` groups a folder at {identity.TOLERANCE:g}):\n\n{dist_table}\n\nGroups found by Chinese whispers at each "
             f"tolerance against the names, and the set's accuracy (%, one view, {args.model}) with every face "
             f"made {args.amplify:g}x plainer against its group's other faces; recall per class (%):\n\n{table}\n\n"
             f"`{command_line(__file__, argv)}`\n")

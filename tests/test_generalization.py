@@ -585,6 +585,26 @@ def test_people_by_face_measures_the_groups_against_the_names(tiny_cnn, flat, ph
     assert not (tmp_path / "x.md").exists()
 
 
+def test_amplify_strangers_counts_groups_and_costs_per_tolerance(tiny_cnn, fer_path, tmp_path):
+    """experiments/amplify_strangers.py on 60 real PublicTest faces written as photos: a looser
+    tolerance finds fewer, larger groups; the faces as they are score the same at every
+    tolerance, and a tolerance that amplifies nothing changes nothing."""
+    out = tmp_path / "strangers.md"
+    proc = run_cli("experiments/amplify_strangers.py", "--data", str(fer_path), "--model", str(tiny_cnn),
+                   "--limit", "60", "--tolerances", "0.2,0.6,0.9", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(out.with_suffix(".json").read_text())
+    assert [r["tolerance"] for r in rows] == [0.2, 0.6, 0.9]
+    assert rows[0]["groups"] >= rows[1]["groups"] >= rows[2]["groups"]
+    assert rows[0]["largest group"] <= rows[1]["largest group"] <= rows[2]["largest group"] and rows[2]["amplified"] > 0
+    assert len({r["all"][0] for r in rows}) == 1
+    for r in rows:
+        assert (r["amplified faces"] is None) == (r["amplified"] == 0)
+        if r["amplified"] == 0:
+            assert r["all"][0] == r["all"][1]
+    assert "| 0.9 |" in out.read_text()
+
+
 def test_evaluate_scores_the_shipped_model_from_any_folder(photo_set, tmp_path):
     """A user outside the checkout, with no --model: the shipped CNN, named as the checkout names it."""
     from emojax.pipeline import DEFAULT_MODEL
