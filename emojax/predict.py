@@ -113,6 +113,34 @@ def _expand(paths: Sequence[str]) -> tuple[list[Path], list[str]]:
     return files, errors
 
 
+def _album(predictor: Predictor, photos: list[Path], strength: float, tolerance: float | None
+           ) -> tuple[dict[Path, list[FacePrediction]], dict[Path, EmojaxError]]:
+    """``predict --amplify`` on photos: all of them together (``Predictor.predict_amplified``),
+    each read once; the predictions per readable photo, and why each other one could not be read
+    (said at its turn, like any input's error)."""
+    from emojax import face, geometry
+
+    readable, unread = [], {}
+
+    def images():
+        for f in photos:
+            try:
+                image = face.load_image(f)
+            except EmojaxError as e:
+                unread[f] = e
+                continue
+            readable.append(f)
+            yield image
+
+    preds, counts = predictor.predict_amplified(images(), strength, tolerance)
+    if counts["faces"]:
+        n = counts["people"]
+        print(f"{counts['amplified']} of {counts['faces']} faces made {strength:g}x plainer against the same "
+              f"person's other faces ({n} {'person' if n == 1 else 'people'} found by face; a person needs "
+              f"{geometry.MIN_OTHERS + 1} faces)", file=sys.stderr)
+    return dict(zip(readable, preds)), unread
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m emojax.predict",
                                  description="Find faces in images and predict their emotion.")
@@ -154,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     check_out_dir(args.out)
     import cv2
 
-    from emojax import face, geometry, video
+    from emojax import face, video
 
     files, errors = _expand(args.paths)
     for e in errors:
@@ -165,27 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     predictor = Predictor(load_classifier(args.model, views=args.views), upsample=args.upsample,
                           detector=args.detector)
     photos = [f for f in files if not video.is_video(f)]
-    amplified, unread = {}, {}
-    if args.amplify and photos:
-        readable = []
-
-        def images():  # one photo at a time: the unreadable ones say why at their turn below
-            for f in photos:
-                try:
-                    image = face.load_image(f)
-                except EmojaxError as e:
-                    unread[f] = e
-                    continue
-                readable.append(f)
-                yield image
-
-        preds, counts = predictor.predict_amplified(images(), args.amplify, args.tolerance)
-        amplified = dict(zip(readable, preds))
-        if counts["faces"]:
-            n = counts["people"]
-            print(f"{counts['amplified']} of {counts['faces']} faces made {args.amplify:g}x plainer against the same "
-                  f"person's other faces ({n} {'person' if n == 1 else 'people'} found by face; a person needs "
-                  f"{geometry.MIN_OTHERS + 1} faces)", file=sys.stderr)
+    amplified, unread = _album(predictor, photos, args.amplify, args.tolerance) if args.amplify and photos else ({}, {})
     done = 0
     for f in files:
         if video.is_video(f):
