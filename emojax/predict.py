@@ -118,12 +118,14 @@ def _album(predictor: Predictor, photos: list[Path], strength: float, tolerance:
     """``predict --amplify`` on photos: all of them together (``Predictor.predict_amplified``),
     each read once; the predictions per readable photo, and why each other one could not be read
     (said at its turn, like any input's error)."""
+    from tqdm import tqdm
+
     from emojax import face, geometry
 
     readable, unread = [], {}
 
     def images():
-        for f in photos:
+        for f in tqdm(photos, desc="faces and who is who", unit="photo", leave=False, disable=len(photos) < 10):
             try:
                 image = face.load_image(f)
             except EmojaxError as e:
