@@ -153,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
               f"faces found in {rep['faces_found']}")
         if args.amplify:
             by = "by their names" if rep["people_by"] == "name" else "found by face"
+            people = f"{rep['people']} {'person' if rep['people'] == 1 else 'people'}"
             print(f"expressions made {args.amplify:g}x plainer against the same person's other photos: "
-                  f"{rep['amplified']} faces of {rep['people']} {'person' if rep['people'] == 1 else 'people'} ({by}; the rest have no person, or fewer "
+                  f"{rep['amplified']} faces of {people} ({by}; the rest have no person, or fewer "
                   f"than {geometry.MIN_OTHERS} other photos of them)")
         print(format_report(rep))
         for f in rep["no_face"]:

@@ -140,9 +140,9 @@ def posed(images: np.ndarray, labels: np.ndarray, classes, expressions, share: f
 
 
 def _people(people) -> list[np.ndarray]:
-    """The indices of each named person's faces, for people with more than ``MIN_OTHERS``
-    faces (the rest, and faces with no name, "" or None, have no reference)."""
-    people = np.asarray([p or "" for p in people], dtype=object)
+    """The indices of each person's faces (any key: a name, a number), for people with more
+    than ``MIN_OTHERS`` faces (the rest, and faces with no key, "" or None, have no reference)."""
+    people = np.asarray(["" if p is None else p for p in people], dtype=object)
     groups = [np.flatnonzero(people == who) for who in sorted(set(people) - {""})]
     return [idx for idx in groups if len(idx) - 1 >= MIN_OTHERS]
 

@@ -48,11 +48,13 @@ def descriptors(image: np.ndarray, landmarks: Sequence[np.ndarray]) -> np.ndarra
     return np.asarray(_recognizer().compute_face_descriptor(chips), np.float32)
 
 
-def people(descriptors: np.ndarray, tolerance: float = TOLERANCE) -> np.ndarray:
+def people(descriptors: np.ndarray, tolerance: float | None = None) -> np.ndarray:
     """(N,) int: one label per face, the same for faces of one person (Chinese whispers over
-    the pairs closer than ``tolerance``); a face like no other has a label of its own."""
+    the pairs closer than ``tolerance``, :data:`TOLERANCE` by default); a face like no other has
+    a label of its own."""
     import dlib
 
+    tolerance = TOLERANCE if tolerance is None else tolerance
     d = np.asarray(descriptors, np.float64)
     if len(d) == 0:
         return np.zeros(0, int)

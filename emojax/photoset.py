@@ -145,18 +145,16 @@ def amplified(people: Sequence[str], images: np.ndarray, points: np.ndarray, fou
     return out, changed
 
 
-def who(photos: list[Photo], found: np.ndarray, descriptors: np.ndarray | None,
+def who(photos: list[Photo], found: np.ndarray, descriptors: np.ndarray | None = None,
         tolerance: float | None = None) -> list[str]:
-    """Who each photo shows: the set's own names where it gives them and no ``tolerance`` is
-    asked for, else the people dlib's face recognition finds among the faces (``identity.people``
-    at ``tolerance``, ``identity.TOLERANCE`` by default; needs ``descriptors``); "" where no face was found."""
+    """Who each photo shows: the set's own names without ``descriptors`` (from :func:`located`),
+    else the people dlib's face recognition finds among the faces (``identity.people`` at
+    ``tolerance``); "" where nobody is known or no face was found."""
     from emojax import identity
 
-    if tolerance is None and any(p.person for p in photos):
-        return [p.person for p in photos]
     if descriptors is None:
-        raise EmojaxError("finding people by face needs the faces' descriptors (located(..., describe=True))")
-    labels = identity.people(descriptors[found], identity.TOLERANCE if tolerance is None else tolerance)
+        return [p.person for p in photos]
+    labels = identity.people(descriptors[found], tolerance)
     out = [""] * len(photos)
     for i, label in zip(np.flatnonzero(found), labels):
         out[i] = f"person {label + 1}"
@@ -170,7 +168,8 @@ def evaluate(classifier, photos: list[Photo], images: np.ndarray | None = None,
     per-class recall, the confusion matrix, and the photos with no face. ``images`` and
     ``found`` (from :func:`crops`) skip the face pipeline when scoring several models.
     ``amplify``: score the crops of :func:`amplified` at that strength (the face pipeline runs),
-    against the people of :func:`who` (the set's names, or found by face at ``tolerance``)."""
+    against the people of :func:`who`: found by face where ``tolerance`` is given or the set
+    names nobody, else the set's names."""
     from emojax.metrics import report
 
     if amplify is not None:

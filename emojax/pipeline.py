@@ -252,10 +252,10 @@ class Predictor:
         faces = [f for fs in per_photo for f in fs]
         if not faces:
             return [[] for _ in per_photo], {"faces": 0, "people": 0, "amplified": 0}
-        people = identity.people(np.concatenate(described), identity.TOLERANCE if tolerance is None else tolerance)
+        people = identity.people(np.concatenate(described), tolerance)
         crops = np.stack([f.crop for f in faces])
         points = np.stack([face.aligned_landmarks(f.landmarks) for f in faces])
-        crops, changed = geometry.amplified_by_person(crops, points, [f"person {k}" for k in people], strength)
+        crops, changed = geometry.amplified_by_person(crops, points, people.tolist(), strength)
         preds, start = [], 0
         for fs in per_photo:
             preds.append([dataclasses.replace(p, amplified=bool(c)) for p, c in
