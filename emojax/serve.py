@@ -25,6 +25,15 @@ Endpoints:
   stream is forgotten after 30 s without a frame (or when 64 newer ones are in progress); what
   it holds (boxes, landmarks, smoothed probabilities, with amplify the faces' mean look) stays
   in memory, never on disk. With ``--workers N`` each process tracks the frames it receives.
+* ``POST /api/album[?model=NAME&upsample=K&amplify=K&tolerance=T]``: several photos in one
+  request (the multipart field ``files``, repeated; at most 64, 100 MB in all) ->
+  ``{model, photos: [{name, faces, width, height}], faces, time_ms}``, each photo's faces as
+  ``/api/predict`` gives them. ``amplify=K`` makes each face's expression K times plainer
+  against the same person's other faces among the photos before it is classified (who is who
+  found by dlib's face recognition at ``tolerance``), like ``emojax predict album/ --amplify
+  K``; the answer then says how many ``people`` were found and how many faces were
+  ``amplified`` (a person needs 4 faces), and ``amplified`` in each face says which. Photos
+  are decoded one at a time; a bad one fails the request with its name in the error.
 * ``GET /api/models`` (the models and their classes; the first is the default),
   ``GET /api/health``, and the OpenAPI docs at ``/docs``.
 
@@ -74,7 +83,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from emojax import face, geometry
+from emojax import face, geometry, identity
 from emojax.io import EmojaxError, atomic_path, run
 from emojax.pipeline import DEFAULT_MODEL, DEFAULT_SVM, Classifier, Predictor
 from emojax.track import FaceTracker
@@ -85,6 +94,8 @@ MAX_PIXELS = face.MAX_PIXELS
 STATIC = Path(__file__).with_name("static")
 STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
 UPSAMPLE = (0, 1, 2)  # the detector's upsampling a request may ask for
+MAX_ALBUM = 100 * MB  # one /api/album request, all its photos together
+MAX_PHOTOS = 64  # photos in one /api/album request
 MULTIPART_SLACK = 64 * 1024  # headers and boundaries a form may add around the file
 STREAM_IDLE = 30.0  # seconds without a frame before a stream's tracker is forgotten
 MAX_STREAMS = 64  # streams tracked at once: a new one pushes out the one idle longest
@@ -109,8 +120,9 @@ class UploadError(Exception):
         self.status = status
 
 
-def decode_image(data: bytes, max_pixels: float = MAX_PIXELS) -> np.ndarray:
-    """Uploaded bytes -> RGB uint8 (H, W, 3); the pixel count is checked on the header first."""
+def check_image(data: bytes, max_pixels: float = MAX_PIXELS) -> tuple[int, int]:
+    """The (width, height) in an upload's header, refused unless it is an image of at most
+    ``max_pixels``: nothing is decoded."""
     if not data:
         raise UploadError(400, "empty upload: send an image file")
     size = face.image_size(data)
@@ -122,6 +134,12 @@ def decode_image(data: bytes, max_pixels: float = MAX_PIXELS) -> np.ndarray:
                                f"the limit is {max_pixels / 1e6:g}")
     if w == 0 or h == 0:
         raise UploadError(400, f"image has no pixels ({w}x{h})")
+    return w, h
+
+
+def decode_image(data: bytes, max_pixels: float = MAX_PIXELS) -> np.ndarray:
+    """Uploaded bytes -> RGB uint8 (H, W, 3); the pixel count is checked on the header first."""
+    check_image(data, max_pixels)
     try:
         bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     except cv2.error:
@@ -134,11 +152,22 @@ def decode_image(data: bytes, max_pixels: float = MAX_PIXELS) -> np.ndarray:
 # --------------------------------------------------------------------------- request bodies
 
 
-class _FormFile:
-    """Streaming multipart parser that keeps only the field ``file``, up to ``limit`` bytes."""
+@dataclasses.dataclass
+class _Part:
+    name: str  # the file name the client gave (only echoed back, never used as a path)
+    content_type: str
+    data: bytearray
 
-    def __init__(self, boundary: bytes, limit: int):
-        self.limit, self.data, self.content_type, self.error = limit, None, None, None
+
+class _Form:
+    """Streaming multipart parser that keeps the files of one ``field``: at most ``most`` of them,
+    each up to ``limit`` bytes and ``total`` in all (one more is refused with 413, not dropped)."""
+
+    def __init__(self, boundary: bytes, field: str, limit: int, most: int = 1, total: int | None = None):
+        self.field, self.limit, self.most, self.total = field.encode(), limit, most, total or limit * most
+        self.received = 0
+        self.files: list[_Part] = []
+        self.error: UploadError | None = None
         self._headers, self._field, self._value, self._in_file = {}, b"", b"", False
         self.parser = MultipartParser(boundary, {
             "on_part_begin": self._part_begin, "on_header_field": self._header_field,
@@ -161,16 +190,25 @@ class _FormFile:
 
     def _headers_finished(self):
         _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
-        self._in_file = options.get(b"name") == b"file" and self.data is None
-        if self._in_file:
-            self.data = bytearray()
-            self.content_type = self._headers.get(b"content-type", b"").decode("latin-1").strip().lower()
+        self._in_file = options.get(b"name") == self.field
+        if self._in_file and len(self.files) == self.most and self.error is None:
+            self.error = (UploadError(413, f"too many files: at most {self.most} in one request") if self.most > 1
+                          else UploadError(400, f"one '{self.field.decode()}' per request"))
+        if self._in_file and self.error is None:
+            self.files.append(_Part(options.get(b"filename", b"").decode("utf-8", "replace")[:255],
+                                    self._headers.get(b"content-type", b"").decode("latin-1").strip().lower(),
+                                    bytearray()))
 
     def _part_data(self, data, start, end):
         if self._in_file and self.error is None:
-            self.data += data[start:end]
-            if len(self.data) > self.limit:
-                self.error = UploadError(413, f"upload too large: over {self.limit / MB:g} MB")
+            part = self.files[-1]
+            part.data += data[start:end]
+            self.received += end - start
+            if len(part.data) > self.limit:
+                self.error = UploadError(413, f"upload too large: {part.name or 'a file'} is over "
+                                              f"{self.limit / MB:g} MB")
+            elif self.received > self.total:
+                self.error = UploadError(413, f"upload too large: over {self.total / MB:g} MB in all")
 
     def _part_end(self):
         self._in_file = False
@@ -188,40 +226,64 @@ def _allowed_image_type(content_type: str) -> bool:
     return content_type.startswith("image/") or content_type in ("", "application/octet-stream")
 
 
+async def _read_body(request, limit: int, sink, slack: int = 0) -> None:
+    """The request body, chunk by chunk, into ``sink``; 413 as soon as it passes ``limit`` bytes
+    (plus ``slack`` for a form's headers and boundaries)."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit + slack:
+        raise UploadError(413, f"upload too large: {int(length) / MB:.1f} MB, the limit is {limit / MB:g} MB")
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit + slack:
+            raise UploadError(413, f"upload too large: over {limit / MB:g} MB")
+        sink(chunk)
+
+
+def _content_type(request) -> tuple[str, dict]:
+    ctype, options = parse_options_header(request.headers.get("content-type", ""))
+    ctype = ctype.decode("latin-1").lower()
+    if ctype == "multipart/form-data" and not options.get(b"boundary"):
+        raise UploadError(400, "multipart form without a boundary")
+    return ctype, options
+
+
+async def _read_form(request, options: dict, field: str, limit: int, most: int, body_limit: int) -> list[_Part]:
+    form = _Form(options[b"boundary"], field, limit, most, body_limit)
+    await _read_body(request, body_limit, form.write, MULTIPART_SLACK * most)
+    form.parser.finalize()
+    if not form.files:
+        raise UploadError(400, f"no '{field}' field in the form")
+    for part in form.files:
+        if not _allowed_image_type(part.content_type):
+            raise UploadError(415, f"{part.name or 'the uploaded file'} has content type "
+                                   f"{part.content_type!r}, not an image")
+    return form.files
+
+
 async def read_image_bytes(request, max_upload: int) -> bytes:
     """The uploaded image from a multipart form (field ``file``) or a raw ``image/*`` body,
     read chunk by chunk and refused as soon as it passes ``max_upload`` bytes."""
-    ctype, options = parse_options_header(request.headers.get("content-type", ""))
-    ctype = ctype.decode("latin-1").lower()
+    ctype, options = _content_type(request)
     if ctype == "multipart/form-data":
-        if not options.get(b"boundary"):
-            raise UploadError(400, "multipart form without a boundary")
-        form, body_limit = _FormFile(options[b"boundary"], max_upload), max_upload + MULTIPART_SLACK
-    elif ctype.startswith("image/"):
-        form, body_limit = None, max_upload
-    else:
+        [part] = await _read_form(request, options, "file", max_upload, 1, max_upload)
+        return bytes(part.data)
+    if not ctype.startswith("image/"):
         raise UploadError(415, f"unsupported content type {ctype or '(none)'!r}: send the image as the "
                                "multipart/form-data field 'file' or as the body with an image/* type")
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > body_limit:
-        raise UploadError(413, f"upload too large: {int(length) / MB:.1f} MB, the limit is {max_upload / MB:g} MB")
-    raw, total = bytearray(), 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > body_limit:
-            raise UploadError(413, f"upload too large: over {max_upload / MB:g} MB")
-        if form is None:
-            raw += chunk
-        else:
-            form.write(chunk)
-    if form is None:
-        return bytes(raw)
-    form.parser.finalize()
-    if form.data is None:
-        raise UploadError(400, "no 'file' field in the form")
-    if not _allowed_image_type(form.content_type):
-        raise UploadError(415, f"the uploaded file has content type {form.content_type!r}, not an image")
-    return bytes(form.data)
+    raw = bytearray()
+    await _read_body(request, max_upload, raw.extend)
+    return bytes(raw)
+
+
+async def read_album(request, max_upload: int, max_album: int, max_photos: int) -> list[_Part]:
+    """The photos of a multipart form's repeated field ``files``: at most ``max_photos``, each
+    up to ``max_upload`` bytes and ``max_album`` in all, refused (413) as soon as one is passed."""
+    ctype, options = _content_type(request)
+    if ctype != "multipart/form-data":
+        raise UploadError(415, f"unsupported content type {ctype or '(none)'!r}: send the photos as "
+                               "multipart/form-data fields 'files'")
+    return await _read_form(request, options, "files", max_upload, max_photos, max_album)
 
 
 def _extension(data: bytes) -> str:
@@ -286,6 +348,17 @@ def track_frame(tracker: FaceTracker, image: np.ndarray, t: float, amplify: floa
 # --------------------------------------------------------------------------- the app
 
 
+def _model_query():
+    return Query(None, description="a name from /api/models; default: the first")
+
+
+def _upsample_query():
+    return Query(1, ge=min(UPSAMPLE), le=max(UPSAMPLE), description=(
+        "face detection on the image doubled this many times: 1 (default, as `emojax.predict`) "
+        "finds faces down to about 40 px; 0 (as `emojax.live`, the webcam page) is 3-4x faster "
+        "and finds faces from about 80 px"))
+
+
 class FaceOut(BaseModel):
     box: list[int]
     emotion: str
@@ -303,16 +376,34 @@ class PredictOut(BaseModel):
     time_ms: float
 
 
+class PhotoOut(BaseModel):
+    name: str  # the file name the client sent
+    faces: list[FaceOut]
+    width: int
+    height: int
+
+
+class AlbumOut(BaseModel):
+    model: str
+    photos: list[PhotoOut]
+    faces: int
+    people: int | None = None  # with amplify: people found by face among the photos
+    amplified: int | None = None  # with amplify: faces made plainer (a person needs a few other faces)
+    time_ms: float
+
+
 class ErrorOut(BaseModel):
     error: str
 
 
 def create_app(models: dict[str, str | Path] | None = None, max_upload: int = MAX_UPLOAD,
                max_pixels: float = MAX_PIXELS, upload_dir: str | Path | None = None,
-               stream_idle: float = STREAM_IDLE, max_streams: int = MAX_STREAMS):
+               stream_idle: float = STREAM_IDLE, max_streams: int = MAX_STREAMS,
+               max_album: int = MAX_ALBUM, max_photos: int = MAX_PHOTOS):
     """The FastAPI app serving ``models`` (name -> what ``load_classifier`` takes: a CNN folder,
     a ``.joblib`` SVM, ``'svm'``; default :func:`default_models`); the first is the default.
-    Models are loaded (and compiled) here, once."""
+    Models are loaded (and compiled) here, once. ``max_album`` bytes and ``max_photos`` bound
+    one ``/api/album`` request; each photo in it is bound as one upload is."""
 
     models = default_models() if models is None else dict(models)
     if not models:
@@ -360,6 +451,10 @@ def create_app(models: dict[str, str | Path] | None = None, max_upload: int = MA
         where = ".".join(str(x) for x in first.get("loc", ()))
         return JSONResponse({"error": f"invalid request: {where}: {first.get('msg', 'invalid')}"}, status_code=422)
 
+    def _check_model(name: str) -> None:
+        if name not in predictors:
+            raise UploadError(400, f"unknown model {name!r}: choose one of {', '.join(predictors)}")
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index():
         return HTMLResponse(pages["index.html"])
@@ -384,6 +479,12 @@ def create_app(models: dict[str, str | Path] | None = None, max_upload: int = MA
     variants = {(n, k): p if k == p.upsample else Predictor(p.classifier, upsample=k)
                 for n, p in predictors.items() for k in UPSAMPLE}
 
+    def save(data: bytes) -> None:
+        if upload_dir:
+            with atomic_path(upload_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:12]}"
+                                          f"{_extension(data)}") as tmp:
+                tmp.write_bytes(data)
+
     def process(data: bytes, name: str, upsample: int, stream: str | None = None, t: float | None = None,
                 amplify: float | None = None) -> dict:
         t0 = time.perf_counter()
@@ -394,10 +495,7 @@ def create_app(models: dict[str, str | Path] | None = None, max_upload: int = MA
         if stream is not None:  # the stream's turn first, then a slot: a frame waiting for its turn holds none
             with streams.use((stream, name, upsample), predictors[name].classifier, upsample) as tracker, busy:
                 faces = track_frame(tracker, image, time.monotonic() if t is None else t, amplify)
-        if upload_dir:
-            with atomic_path(upload_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:12]}"
-                                          f"{_extension(data)}") as tmp:
-                tmp.write_bytes(data)
+        save(data)
         return {"model": name, "faces": faces, "width": int(image.shape[1]),
                 "height": int(image.shape[0]), "time_ms": round(1000 * (time.perf_counter() - t0), 1)}
 
@@ -407,12 +505,7 @@ def create_app(models: dict[str, str | Path] | None = None, max_upload: int = MA
             "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
                 "file": {"type": "string", "format": "binary"}}}},
             "image/*": {"schema": {"type": "string", "format": "binary"}}}}})
-    async def predict(request: Request, model: str | None = Query(
-            None, description="a name from /api/models; default: the first"),
-            upsample: int = Query(1, ge=min(UPSAMPLE), le=max(UPSAMPLE), description=(
-                "face detection on the image doubled this many times: 1 (default, as `emojax.predict`) "
-                "finds faces down to about 40 px; 0 (as `emojax.live`, the webcam page) is 3-4x faster "
-                "and finds faces from about 80 px")),
+    async def predict(request: Request, model: str | None = _model_query(), upsample: int = _upsample_query(),
             stream: str | None = Query(None, description=(
                 "an id (1-64 letters, digits, - or _) the sender makes for one video stream: its frames "
                 "are tracked and smoothed over time like `emojax.live`'s, and each face gets `track`, "
@@ -426,14 +519,61 @@ def create_app(models: dict[str, str | Path] | None = None, max_upload: int = MA
         """Faces, their boxes and emotion probabilities in one image (multipart field ``file``,
         or the raw body with an image/* content type), or in one frame of a ``stream``."""
         name = model or default
-        if name not in predictors:
-            raise UploadError(400, f"unknown model {name!r}: choose one of {', '.join(predictors)}")
+        _check_model(name)
         if stream is not None and not STREAM_ID.fullmatch(stream):
             raise UploadError(400, "stream must be 1-64 letters, digits, '-' or '_'")
         if stream is None and (t is not None or amplify is not None):
             raise UploadError(400, "t and amplify go with stream=ID (frames of one video stream)")
         data = await read_image_bytes(request, max_upload)
         return await run_in_threadpool(process, data, name, upsample, stream, t, amplify)
+
+    def process_album(parts: list[_Part], name: str, upsample: int, amplify: float | None,
+                      tolerance: float | None) -> dict:
+        t0 = time.perf_counter()
+        names = [part.name or f"photo {i + 1}" for i, part in enumerate(parts)]
+
+        def named(i: int, check):  # a bad photo fails the album, and the error says which
+            try:
+                return check(bytes(parts[i].data), max_pixels)
+            except UploadError as e:
+                raise UploadError(e.status, f"{names[i]}: {e}") from e
+
+        sizes = [named(i, check_image) for i in range(len(parts))]  # every header before any decoding
+        images = (named(i, decode_image) for i in range(len(parts)))  # one photo decoded at a time
+        predictor = variants[name, upsample]
+        with busy:  # one slot: an album is one request's work
+            if amplify is None:
+                per_photo = [predictor.predict(image) for image in images]
+                counts = {"faces": sum(map(len, per_photo))}
+            else:
+                per_photo, counts = predictor.predict_amplified(images, amplify, tolerance)
+        for part in parts:
+            save(bytes(part.data))
+        return {"model": name, **counts, "time_ms": round(1000 * (time.perf_counter() - t0), 1),
+                "photos": [{"name": n, "width": w, "height": h, "faces": [f.to_dict() for f in faces]}
+                           for n, (w, h), faces in zip(names, sizes, per_photo)]}
+
+    @app.post("/api/album", response_model=AlbumOut, response_model_exclude_none=True, responses=errors,
+              openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                  "type": "object", "required": ["files"], "properties": {
+                      "files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}}})
+    async def album(request: Request, model: str | None = _model_query(), upsample: int = _upsample_query(),
+                    amplify: float | None = Query(None, gt=0, le=10, description=(
+                        "each face's expression made this many times plainer against the same person's "
+                        "other faces among the photos before it is classified, like `emojax predict album/ "
+                        "--amplify K` (3 is a good value); who is who is found by dlib's face recognition")),
+                    tolerance: float | None = Query(None, gt=0, le=2, description=(
+                        "with `amplify`: two faces closer than this in dlib's face-descriptor space are one "
+                        f"person (default {identity.TOLERANCE}; 0.6, dlib's own, for photos of one person)"))):
+        """Several photos in one request (the multipart field ``files``, repeated): the faces of
+        each, as ``/api/predict`` gives them; with ``amplify``, each face compared with the same
+        person's other faces among them."""
+        name = model or default
+        _check_model(name)
+        if tolerance is not None and amplify is None:
+            raise UploadError(400, "tolerance says who is who for amplify: give amplify too")
+        parts = await read_album(request, max_upload, max_album, max_photos)
+        return await run_in_threadpool(process_album, parts, name, upsample, amplify, tolerance)
 
     return app
 
@@ -515,10 +655,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save-uploads", metavar="DIR", help="keep every decodable upload in DIR (default: keep none)")
     parser.add_argument("--max-upload-mb", type=float, default=MAX_UPLOAD / MB, help="default 10")
     parser.add_argument("--max-pixels", type=float, default=MAX_PIXELS, help="default 50e6")
+    parser.add_argument("--max-album-mb", type=float, default=MAX_ALBUM / MB,
+                        help=f"one /api/album request, all its photos together (default {MAX_ALBUM / MB:g}; "
+                             f"at most {MAX_PHOTOS} photos)")
     parser.add_argument("--workers", type=int, default=1, help="server processes, each with its own models (default 1)")
     args = parser.parse_args(argv)
-    if args.workers < 1 or not 0 < args.port < 65536 or args.max_upload_mb <= 0 or args.max_pixels <= 0:
-        raise EmojaxError("--workers, --port, --max-upload-mb and --max-pixels must be positive (port < 65536)")
+    if args.workers < 1 or not 0 < args.port < 65536 or min(args.max_upload_mb, args.max_pixels, args.max_album_mb) <= 0:
+        raise EmojaxError("--workers, --port, --max-upload-mb, --max-pixels and --max-album-mb must be positive "
+                          "(port < 65536)")
     import uvicorn
 
     models = parse_models(args.model)
@@ -526,7 +670,7 @@ def main(argv: list[str] | None = None) -> int:
         if path != "svm" and not Path(path).exists():
             raise EmojaxError(f"--model {name}: no model at {path}")
     settings = {"models": models, "max_upload": int(args.max_upload_mb * MB), "max_pixels": args.max_pixels,
-                "upload_dir": args.save_uploads}
+                "upload_dir": args.save_uploads, "max_album": int(args.max_album_mb * MB)}
     _check_port(args.host, args.port)
     print(f"emojax: http://{args.host}:{args.port}/  (API docs at /docs)", file=sys.stderr, flush=True)
     if args.workers == 1:

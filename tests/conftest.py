@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 FER = SHARED / "fer2013.csv.gz"
 FERPLUS = SHARED / "fer2013new.csv"
+JAFFE = SHARED / "jaffe"
 sys.path.insert(0, str(REPO))  # experiments/ is importable under plain `pytest` too
 
 # The tests start many processes that compile the same small programs: share XLA's
@@ -108,3 +109,19 @@ def tiny_cnn(small_fer, tmp_path_factory) -> Path:
     train(Config(model="small", model_kwargs={"width": 8}, epochs=2, batch_size=64, augment=False),
           small_fer, out, progress=False)
     return out
+
+
+def three_jaffe_women() -> list[Path]:
+    """Two JAFFE photos of each of three poses (happy, surprise, neutral) by each of three
+    women: 18 real photos whose people and expressions the file names give. Skips without JAFFE."""
+    if not JAFFE.is_dir():
+        pytest.skip(f"JAFFE not found at {JAFFE}")
+    from emojax import photoset
+
+    chosen: dict[tuple, list[Path]] = {}
+    for ph in photoset.read(JAFFE):
+        key = (ph.person, ph.emotion)
+        if ph.emotion in ("happy", "surprise", "neutral") and len({k[0] for k in chosen} | {ph.person}) <= 3 \
+                and len(chosen.setdefault(key, [])) < 2:
+            chosen[key].append(ph.path)
+    return [path for paths in chosen.values() for path in paths]

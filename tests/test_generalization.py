@@ -7,9 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import REPO, SHARED, assert_clean_error, run_cli
-
-JAFFE = SHARED / "jaffe"
+from conftest import JAFFE, REPO, assert_clean_error, run_cli, three_jaffe_women
 
 
 @pytest.fixture()
@@ -33,19 +31,10 @@ def photo_set(tmp_path):
 @pytest.fixture()
 def flat(tmp_path):
     """JAFFE's file names in one folder: two photos of three poses by each of three people."""
-    if not JAFFE.is_dir():
-        pytest.skip(f"JAFFE not found at {JAFFE}")
-    from emojax import photoset
-
     folder = tmp_path / "flat"
     folder.mkdir()
-    chosen = {}
-    for ph in photoset.read(JAFFE):
-        key = (ph.person, ph.emotion)
-        if ph.emotion in ("happy", "surprise", "neutral") and len({k[0] for k in chosen} | {ph.person}) <= 3 \
-                and len(chosen.setdefault(key, [])) < 2:
-            chosen[key].append(ph.path)
-            shutil.copy(ph.path, folder / ph.path.name)
+    for path in three_jaffe_women():
+        shutil.copy(path, folder / path.name)
     return folder
 
 

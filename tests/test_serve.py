@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import REPO, SHARED, assert_clean_error, png_bomb, run_cli
+from conftest import REPO, SHARED, assert_clean_error, png_bomb, run_cli, three_jaffe_women
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
@@ -253,6 +253,49 @@ def test_concurrent_requests_over_http(url, angry):
         assert expected["angry"][0]["emotion"] == "angry" and expected["grey"] == []
 
 
+@pytest.fixture(scope="module")
+def album() -> list[tuple]:
+    """18 JAFFE photos of three women as ``files`` fields."""
+    return [("files", (p.name, p.read_bytes(), "image/tiff")) for p in three_jaffe_women()]
+
+
+def test_album_amplifies_each_face_against_its_persons_other_photos(client, album):
+    """Three women's photos in one request: with amplify, the library's answer
+    (``Predictor.predict_amplified`` on the same photos read from disk): three people found by
+    face, every face made plainer; at dlib's own tolerance the look-alike women are one person.
+    Without amplify, each photo's faces are what /api/predict says of it alone."""
+    r = client.post("/api/album?amplify=3", files=album)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    images = [face.load_image(SHARED / "jaffe" / "jaffedbase" / name) for _, (name, _, _) in album]
+    expected, counts = Predictor(DEFAULT_MODEL).predict_amplified(images, 3.0)
+    assert [ph["name"] for ph in out["photos"]] == [name for _, (name, _, _) in album]
+    assert [(ph["width"], ph["height"]) for ph in out["photos"]] == [im.shape[1::-1] for im in images]
+    assert [ph["faces"] for ph in out["photos"]] == [[f.to_dict() for f in fs] for fs in expected]
+    assert (out["faces"], out["people"], out["amplified"]) == (18, 3, 18) == tuple(counts.values())
+    assert all(f["amplified"] for ph in out["photos"] for f in ph["faces"])
+    assert client.post("/api/album?amplify=3&tolerance=0.6", files=album).json()["people"] == 1
+    plain = client.post("/api/album?model=svm", files=album[:3]).json()
+    assert plain["faces"] == 3 and "people" not in plain and "amplified" not in plain["photos"][0]["faces"][0]
+    assert [ph["faces"] for ph in plain["photos"]] == [
+        client.post("/api/predict?model=svm", files={"file": f}).json()["faces"] for _, f in album[:3]]
+
+
+def test_album_refusals_name_the_photo(client, album, angry):
+    r = client.post("/api/album", files=[album[0], ("files", ("notes.jpg", b"not a photo", "image/jpeg"))])
+    assert r.status_code == 400 and r.json()["error"].startswith("notes.jpg: not an image"), r.text
+    r = client.post("/api/album", files=[album[0], ("files", ("doc.pdf", angry, "application/pdf"))])
+    assert r.status_code == 415 and "doc.pdf" in r.json()["error"]
+    r = client.post("/api/album?tolerance=0.5", files=album[:2])
+    assert r.status_code == 400 and "tolerance" in r.json()["error"] and "amplify" in r.json()["error"]
+    r = client.post("/api/album", files={"file": ("a.jpg", angry, "image/jpeg")})
+    assert r.status_code == 400 and r.json()["error"] == "no 'files' field in the form"
+    r = client.post("/api/album", content=angry, headers={"Content-Type": "image/jpeg"})
+    assert r.status_code == 415 and "files" in r.json()["error"]
+    r = client.post("/api/predict", files=[("file", ("a.jpg", angry, "image/jpeg"))] * 2)
+    assert r.status_code == 400 and r.json()["error"] == "one 'file' per request"  # an album goes to /api/album
+
+
 def test_save_uploads_and_limits(tmp_path, angry):
     app = serve.create_app({"base": "svm"}, max_upload=200_000, max_pixels=3e5, upload_dir=tmp_path / "up")
     with TestClient(app) as c:
@@ -265,6 +308,22 @@ def test_save_uploads_and_limits(tmp_path, angry):
     saved = list((tmp_path / "up").iterdir())
     assert len(saved) == 1 and saved[0].suffix == ".jpg" and saved[0].read_bytes() == angry
     assert "evil" not in saved[0].name and not (tmp_path / "evil.jpg").exists()
+    # an album: the photo count, each photo's size and the total, refused while reading
+    app = serve.create_app({"base": "svm"}, max_upload=200_000, max_album=300_000, max_photos=2,
+                           upload_dir=tmp_path / "album")
+    small = cv2.imencode(".jpg", np.full((100, 100, 3), 128, np.uint8))[1].tobytes()
+    with TestClient(app) as c:
+        def post(*sizes):
+            return c.post("/api/album", files=[("files", (f"{i}.jpg", small + bytes(n), "image/jpeg"))
+                                               for i, n in enumerate(sizes)])
+        assert post(0, 0).status_code == 200
+        r = post(0, 0, 0)
+        assert r.status_code == 413 and r.json()["error"] == "too many files: at most 2 in one request"
+        r = post(0, 200_001)
+        assert r.status_code == 413 and r.json()["error"].startswith("upload too large: 1.jpg is over 0.2 MB")
+        r = post(150_000, 150_000)
+        assert r.status_code == 413 and r.json()["error"] == "upload too large: over 0.3 MB in all"
+    assert len(list((tmp_path / "album").iterdir())) == 2  # the one album answered
 
 
 def test_parse_models():
@@ -277,6 +336,9 @@ def test_parse_models():
 
 def test_cli_errors_and_a_real_start(tmp_path):
     assert_clean_error(run_cli("-m", "emojax.serve", "--model", str(tmp_path / "missing"), timeout=60))
+    proc = run_cli("-m", "emojax.serve", "--max-album-mb", "0", timeout=60)
+    assert_clean_error(proc)
+    assert "--max-album-mb" in proc.stderr
     import socket
 
     with socket.socket() as s:

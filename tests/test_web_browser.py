@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import SHARED
-from experiments.web_screenshots import browser_missing, chromium, upload, wait, webcam, webcam_video
+from conftest import SHARED, three_jaffe_women
+from experiments.web_screenshots import browser_missing, chromium, faces_listed, upload, wait, webcam, webcam_video
 
 ANGRY = SHARED / "faces" / "angry_man.jpg"
 
@@ -63,6 +63,42 @@ def test_upload_flow(driver, url, tmp_path):
     driver.find_element("id", "file").send_keys(str(junk))
     assert wait(driver, "document.getElementById('status').classList.contains('error')", 20)
     assert "not an image" in driver.find_element("id", "status").text
+
+
+def test_album_flow(driver, url, tmp_path):
+    """18 photos of three JAFFE women (written as PNG, which a browser draws) chosen at once with
+    "Make quiet expressions plainer" ticked: one /api/album request, its answer what the API
+    gives the same files; a thumbnail per photo, the first drawn large, and a click on another
+    lists that photo's face."""
+    import httpx
+
+    paths = []
+    for src in three_jaffe_women():
+        paths.append(tmp_path / (src.stem + ".png"))
+        cv2.imwrite(str(paths[-1]), cv2.imread(str(src), cv2.IMREAD_GRAYSCALE))
+    files = [("files", (p.name, p.read_bytes(), "image/png")) for p in paths]
+    expected = httpx.post(url + "/api/album?amplify=3", files=files, timeout=120).json()
+    assert (expected["faces"], expected["people"], expected["amplified"]) == (18, 3, 18)
+    driver.get(url + "/")
+    wait(driver, "document.querySelectorAll('#model option').length", 30)
+    driver.find_element("id", "album-amplify").click()
+    driver.find_element("id", "file").send_keys("\n".join(str(p) for p in paths))
+    album = wait(driver, "window.emojax.album", 120)
+    assert album, driver.find_element("id", "status").text
+    assert [ph["faces"] for ph in album["photos"]] == [ph["faces"] for ph in expected["photos"]]
+    assert driver.find_element("id", "status").text.startswith("18 photos, 18 faces, 3 people found by face, "
+                                                               "18 made plainer")
+    thumbs = driver.find_elements("css selector", "#album .thumb")
+    assert len(thumbs) == 18 and "selected" in thumbs[0].get_attribute("class")
+    assert thumbs[4].find_element("tag name", "figcaption").text.startswith(paths[4].name)
+    thumbs[4].click()
+    [f] = faces_listed(driver)
+    assert f["emotion"] == expected["photos"][4]["faces"][0]["emotion"] and "amplified x3" in f["heading"]
+    assert driver.execute_script("return window.emojax.last")["faces"] == expected["photos"][4]["faces"]
+    # one photo chosen next: /api/predict's answer, and the album is put away
+    driver.find_element("id", "file").send_keys(str(paths[0]))
+    assert wait(driver, "window.emojax.album === null && window.emojax.last.faces[0].amplified === undefined", 30)
+    assert not driver.find_element("id", "album").is_displayed()
 
 
 def test_webcam_flow(driver, url):

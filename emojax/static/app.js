@@ -1,13 +1,14 @@
-// emojax web page: photos and webcam frames go to POST /api/predict; the JSON answer is drawn
-// on a canvas (boxes, top emotion) and listed beside it (probability bars per face). Webcam
+// emojax web page: a photo and webcam frames go to POST /api/predict, several photos to POST
+// /api/album; the JSON answer is drawn on a canvas (boxes, top emotion) and listed beside it
+// (probability bars per face), an album's photos as thumbnails to pick from. Webcam
 // frames carry a stream id made when the camera starts, so the server tracks and smooths the
 // faces across them as `emojax live` does (and amplifies their expressions when asked).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const canvas = $("canvas"), ctx = canvas.getContext("2d");
+const canvas = $("canvas");
 const state = { mode: "photo", stream: null, timer: null, inFlight: 0, sent: 0, drawn: 0,
-                lastLog: 0, done: [], last: null, fps: 0 };
+                lastLog: 0, done: [], last: null, fps: 0, album: null };
 window.emojax = state;   // for tests and the curious: the last answer, frames drawn, frames/s
 const FRAME_MS = 100;      // webcam: a frame every 100 ms (10 fps) while fewer than MAX_IN_FLIGHT wait
 const MAX_IN_FLIGHT = 2;
@@ -56,6 +57,10 @@ async function predict(body, contentType, upsample = 1, stream = null) {
   }
   const opts = { method: "POST", body };
   if (contentType) opts.headers = { "Content-Type": contentType };
+  return post(url, opts);
+}
+
+async function post(url, opts) {
   const r = await fetch(url, opts);
   let out;
   try { out = await r.json(); } catch (e) { throw new Error(`server answered ${r.status}`); }
@@ -66,9 +71,22 @@ async function predict(body, contentType, upsample = 1, stream = null) {
 // ------------------------------------------------------------------ drawing
 
 function draw(source, result) {
-  canvas.width = result.width;
-  canvas.height = result.height;
-  ctx.drawImage(source, 0, 0, result.width, result.height);
+  paint(canvas, source, result);
+  listFaces(result);
+  state.last = result;
+  state.drawn += 1;
+  canvas.dataset.frames = String(state.drawn);
+}
+
+// the image (or, where the browser cannot decode it, e.g. TIFF, a grey page) with each face's
+// box, label and bars, at most maxWidth pixels wide
+function paint(target, source, result, maxWidth = Infinity) {
+  const k = Math.min(1, maxWidth / result.width), ctx = target.getContext("2d");
+  target.width = Math.round(result.width * k);
+  target.height = Math.round(result.height * k);
+  ctx.setTransform(k, 0, 0, k, 0, 0);
+  if (source) ctx.drawImage(source, 0, 0, result.width, result.height);
+  else { ctx.fillStyle = "#ccc"; ctx.fillRect(0, 0, result.width, result.height); }
   const s = Math.max(result.width / 640, 1);
   ctx.lineWidth = 3 * s;
   ctx.font = `bold ${Math.round(16 * s)}px system-ui, sans-serif`;
@@ -98,10 +116,6 @@ function draw(source, result) {
     });
     ctx.font = `bold ${Math.round(16 * s)}px system-ui, sans-serif`;
   });
-  listFaces(result);
-  state.last = result;
-  state.drawn += 1;
-  canvas.dataset.frames = String(state.drawn);
 }
 
 // a tracked face keeps its number while in view (`track`, webcam streams); a photo's faces count from 1
@@ -147,14 +161,21 @@ function listFaces(result) {
 
 // ------------------------------------------------------------------ photo mode
 
+// the file as the browser decodes it for a canvas, null where it cannot (the server still can)
+async function bitmap(file) {
+  try { return await createImageBitmap(file, { imageOrientation: "from-image" }); } catch (e) { return null; }
+}
+
 async function photo(file) {
   if (!file) return;
+  $("album").hidden = true;
+  state.album = null;
   setStatus(`Sending ${file.name}...`);
   const form = new FormData();
   form.append("file", file);
   try {
     const result = await predict(form);   // the server's error, if any, comes first
-    draw(await createImageBitmap(file, { imageOrientation: "from-image" }), result);
+    draw(await bitmap(file), result);
     const n = result.faces.length;
     setStatus(`${n} face${n === 1 ? "" : "s"} in ${result.width}x${result.height} (${result.time_ms} ms, model ${result.model})`);
   } catch (e) {
@@ -162,14 +183,60 @@ async function photo(file) {
   }
 }
 
-$("file").addEventListener("change", (e) => photo(e.target.files[0]));
+// several photos: one /api/album request (amplified against each person's other photos when
+// ticked); each photo a thumbnail, the one picked drawn large with its faces listed
+async function photos(files) {
+  files = [...files];
+  if (files.length < 2) return photo(files[0]);
+  const amplify = $("album-amplify").checked;
+  setStatus(`Sending ${files.length} photos${amplify ? " (finding who is who)" : ""}...`);
+  const form = new FormData();
+  files.forEach((f) => form.append("files", f));
+  let url = "/api/album?model=" + encodeURIComponent($("model").value);
+  if (amplify) url += `&amplify=${AMPLIFY}`;
+  try {
+    const result = await post(url, { method: "POST", body: form });
+    const images = await Promise.all(files.map(bitmap));
+    const strip = $("album");
+    strip.replaceChildren();
+    const pick = (i) => {
+      strip.querySelectorAll(".thumb").forEach((t, j) => t.classList.toggle("selected", i === j));
+      draw(images[i], result.photos[i]);
+    };
+    result.photos.forEach((ph, i) => {
+      const fig = document.createElement("figure"), c = document.createElement("canvas");
+      const caption = document.createElement("figcaption");
+      fig.className = "thumb";
+      paint(c, images[i], ph, 320);
+      caption.textContent = `${ph.name}: ` + (ph.faces.map((f) => f.emotion).join(", ") || "no face");
+      fig.append(c, caption);
+      fig.addEventListener("click", () => pick(i));
+      strip.appendChild(fig);
+    });
+    strip.hidden = false;
+    state.album = result;
+    pick(0);
+    const n = result.faces;
+    let text = `${result.photos.length} photos, ${n} face${n === 1 ? "" : "s"}`;
+    if (result.people !== undefined) text += `, ${result.people} people found by face, ${result.amplified} made plainer`;
+    setStatus(text + ` (${result.time_ms} ms, model ${result.model})`);
+  } catch (e) {
+    setStatus(e.message || String(e), true);
+  }
+}
+
+$("file").addEventListener("change", (e) => {
+  const files = [...e.target.files];
+  e.target.value = "";   // so that choosing the same photo again is a new choice
+  photos(files);
+});
 const drop = $("drop");
 drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => {
   e.preventDefault();
   drop.classList.remove("over");
-  photo(e.dataTransfer.files[0]);
+  photos(e.dataTransfer.files);
 });
 
 // ------------------------------------------------------------------ webcam mode
