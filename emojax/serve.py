@@ -163,9 +163,8 @@ class _Form:
     """Streaming multipart parser that keeps the files of one ``field``: at most ``most`` of them,
     each up to ``limit`` bytes and ``total`` in all (one more is refused with 413, not dropped)."""
 
-    def __init__(self, boundary: bytes, field: str, limit: int, most: int = 1, total: int | None = None):
-        self.field, self.limit, self.most, self.total = field.encode(), limit, most, total or limit * most
-        self.received = 0
+    def __init__(self, boundary: bytes, field: str, limit: int, most: int, total: int):
+        self.field, self.limit, self.most, self.total, self.received = field.encode(), limit, most, total, 0
         self.files: list[_Part] = []
         self.error: UploadError | None = None
         self._headers, self._field, self._value, self._in_file = {}, b"", b"", False
