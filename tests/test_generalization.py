@@ -693,3 +693,27 @@ def test_specialist_trains_and_chooses_on_corrupted_faces_and_keeps_finished_run
     for bad in (("blur 9",), ("blur 1.5", "--model", str(tmp_path)), ("blur 1.5", "--epochs", "2")):
         assert_clean_error(run_cli(*base, *bad, "--out", str(tmp_path / "bad.md")))
     assert not (tmp_path / "bad.md").exists()
+
+
+def test_prior_shift_divides_out_fer2013s_frequencies(tiny_cnn, fer_path, flat, tmp_path):
+    """experiments/prior_shift.py: at exponent 0 the photo set scores what ``evaluate --photos``
+    (with and without ``--amplify``) says; dividing by a larger power of the prior can only move
+    faces towards the rarest class (disgust) and away from the commonest (happy)."""
+    from emojax import photoset
+    from emojax.pipeline import load_classifier
+
+    out = tmp_path / "prior.md"
+    proc = run_cli("experiments/prior_shift.py", "--data", str(fer_path), "--model", str(tiny_cnn), "--photos",
+                   str(flat), "--limit", "500", "--exponents", "0,1,2", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(out.with_suffix(".json").read_text())
+    assert [(r["exponent"], r["set"]) for r in rows[:3]] == [(0, "PublicTest"), (0, "flat"), (0, "flat, --amplify 3")]
+    clf, photos = load_classifier(tiny_cnn), photoset.read(flat)
+    assert rows[1]["accuracy"] == photoset.evaluate(clf, photos)["accuracy"]
+    assert rows[2]["accuracy"] == photoset.evaluate(clf, photos, amplify=3.0)["accuracy"]
+    for k in range(3):
+        counts = [r["predicted"] for r in rows[k::3]]
+        assert sum(counts[0]) == sum(counts[-1]) and counts[0] != counts[-1]
+        assert [c[1] for c in counts] == sorted(c[1] for c in counts)  # disgust: 1.5% of Training
+        assert [c[3] for c in counts] == sorted((c[3] for c in counts), reverse=True)  # happy: 25%
+    assert_clean_error(run_cli("experiments/prior_shift.py", "--photos", str(flat), "--exponents", "-1"))
