@@ -67,6 +67,16 @@ def main(argv=None) -> int:
             s = photoset.scores(score(y, pred, classes))
             rows.append({"exponent": a, "set": name, **s, "balanced": float(np.mean(list(s["recall"].values()))),
                          "predicted": np.bincount(pred[seen], minlength=len(classes)).tolist()})
+    p_set, y, seen = probs[Path(args.photos).name]  # where the right class stands before any correction
+    ranks = {c: [] for c in classes}
+    for row, k in zip(p_set[seen], y[seen]):
+        ranks[classes[k]].append(int((row > row[k]).sum()))
+    places = {c: {"ranks": np.bincount(r, minlength=len(classes)).tolist(),
+                  "median probability": float(np.median(p_set[seen & (y == classes.index(c)), classes.index(c)]))}
+              for c, r in ranks.items() if r}
+    rank_table = markdown_table(["class", "faces", "first", "second", "third", "lower", "median probability"],
+                                [[c, str(sum(v["ranks"])), *map(str, v["ranks"][:3]), str(sum(v["ranks"][3:])),
+                                  f"{v['median probability']:.3f}"] for c, v in places.items()])
     table = markdown_table(["prior exponent", "set", "accuracy", "balanced", *classes],
                            [[f"{r['exponent']:g}", r["set"], f"{100 * r['accuracy']:.1f}%", f"{100 * r['balanced']:.1f}%",
                              *(f"{100 * r['recall'][c]:.0f}" for c in classes)] for r in rows], left=2)
@@ -74,8 +84,9 @@ def main(argv=None) -> int:
             f"raised to the exponent, then the top class (model `{args.model}`, one view; PublicTest: "
             f"{len(val.labels):,} faces; {args.photos}: {len(photos)} photos, {int(found.sum())} faces found, a photo "
             "with none counted wrong). Balanced: the mean of the recalls per class (%).\n\n"
-            f"{table}\n\n`{command_line(__file__, argv)}`\n")
-    report(text, rows, args.out)
+            f"{table}\n\nWhere the right class stands among the model's {len(classes)} on {args.photos}, its "
+            f"faces as they are and no correction:\n\n{rank_table}\n\n`{command_line(__file__, argv)}`\n")
+    report(text, {"rows": rows, "ranks": places}, args.out)
     return 0
 
 

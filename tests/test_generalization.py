@@ -706,7 +706,9 @@ def test_prior_shift_divides_out_fer2013s_frequencies(tiny_cnn, fer_path, flat, 
     proc = run_cli("experiments/prior_shift.py", "--data", str(fer_path), "--model", str(tiny_cnn), "--photos",
                    str(flat), "--limit", "500", "--exponents", "0,1,2", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    rows = json.loads(out.with_suffix(".json").read_text())
+    saved = json.loads(out.with_suffix(".json").read_text())
+    rows = saved["rows"]
+    assert {c: sum(v["ranks"]) for c, v in saved["ranks"].items()} == {"happy": 6, "surprise": 6, "neutral": 6}
     assert [(r["exponent"], r["set"]) for r in rows[:3]] == [(0, "PublicTest"), (0, "flat"), (0, "flat, --amplify 3")]
     clf, photos = load_classifier(tiny_cnn), photoset.read(flat)
     assert rows[1]["accuracy"] == photoset.evaluate(clf, photos)["accuracy"]
