@@ -1,8 +1,8 @@
 """Screenshots of the web page (``python -m emojax.serve``) in headless Chromium: the photo
-upload flow and the webcam flow, the camera being Chromium's fake device fed a ``.y4m`` video
-made from a real photo.
+upload flow, several photos chosen at once (an album) and the webcam flow, the camera being
+Chromium's fake device fed a ``.y4m`` video made from a real photo.
 
-    python experiments/web_screenshots.py        # -> results/web/upload.png, results/web/webcam.png
+    python experiments/web_screenshots.py        # -> results/web/upload.png, album.png, webcam.png
     python experiments/web_screenshots.py --photo me.jpg --model svm --out shots/
 
 A manual check that the page draws boxes, labels and probability bars, and the helpers
@@ -31,6 +31,7 @@ from emojax.io import EmojaxError, atomic_path, run
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTO = REPO.parent / "shared" / "data" / "faces" / "angry_man.jpg"
+ALBUM = (PHOTO, PHOTO.with_name("group_selfie.jpg"))
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 DRIVER = ("chromedriver",)
 
@@ -134,6 +135,22 @@ def upload(driver, url: str, photo: str | Path, model: str | None = None, timeou
     return faces_listed(driver)
 
 
+def album(driver, url: str, photos, amplify: bool = False, timeout: float = 120) -> dict:
+    """Open the page, choose several ``photos`` at once (ticking "Make quiet expressions
+    plainer" with ``amplify``); the /api/album answer the page drew, once drawn."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(url + "/")
+    wait(driver, "document.querySelectorAll('#model option').length", timeout)
+    if amplify:
+        driver.find_element(By.ID, "album-amplify").click()
+    driver.find_element(By.ID, "file").send_keys("\n".join(str(Path(p).resolve()) for p in photos))
+    answer = wait(driver, "window.emojax.album", timeout)
+    if not answer:
+        raise EmojaxError(f"the page showed no album: {driver.find_element(By.ID, 'status').text}")
+    return answer
+
+
 def faces_listed(driver) -> list[dict]:
     return driver.execute_script("""
         return [...document.querySelectorAll('#faces .face')].map(f => ({
@@ -169,12 +186,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--photo", default=str(PHOTO), help="the photo to upload and to film (default angry_man.jpg)")
     parser.add_argument("--model", action="append", help="as for python -m emojax.serve (default: the shipped CNN and SVM)")
-    parser.add_argument("--out", default=str(REPO / "results" / "web"), help="folder for upload.png and webcam.png")
+    parser.add_argument("--album", nargs="+", default=[str(p) for p in ALBUM],
+                        help="photos chosen at once for album.png (default angry_man.jpg and group_selfie.jpg)")
+    parser.add_argument("--out", default=str(REPO / "results" / "web"), help="folder for upload.png, album.png "
+                        "and webcam.png")
     args = parser.parse_args(argv)
     from emojax import serve
 
-    if not Path(args.photo).is_file():
-        raise EmojaxError(f"no photo at {args.photo}")
+    for photo in (args.photo, *args.album):
+        if not Path(photo).is_file():
+            raise EmojaxError(f"no photo at {photo}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     app = serve.create_app(serve.parse_models(args.model))
@@ -186,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
             with atomic_path(out / "upload.png") as tmp:
                 _save_small(driver.get_screenshot_as_png(), tmp)
             print(f"upload: {faces[0]['emotion'] if faces else 'no face'} -> {out / 'upload.png'}")
+            answer = album(driver, url, args.album)
+            time.sleep(0.3)
+            with atomic_path(out / "album.png") as tmp:
+                _save_small(driver.get_screenshot_as_png(), tmp)
+            print(f"album: {len(answer['photos'])} photos, {answer['faces']} faces -> {out / 'album.png'}")
             cam = webcam(driver, url, frames=25)
             with atomic_path(out / "webcam.png") as tmp:
                 _save_small(driver.get_screenshot_as_png(), tmp)

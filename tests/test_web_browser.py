@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from conftest import SHARED, three_jaffe_women
-from experiments.web_screenshots import browser_missing, chromium, faces_listed, upload, wait, webcam, webcam_video
+from experiments.web_screenshots import (album, browser_missing, chromium, faces_listed, upload, wait, webcam,
+                                        webcam_video)
 
 ANGRY = SHARED / "faces" / "angry_man.jpg"
 
@@ -79,13 +80,8 @@ def test_album_flow(driver, url, tmp_path):
     files = [("files", (p.name, p.read_bytes(), "image/png")) for p in paths]
     expected = httpx.post(url + "/api/album?amplify=3", files=files, timeout=120).json()
     assert (expected["faces"], expected["people"], expected["amplified"]) == (18, 3, 18)
-    driver.get(url + "/")
-    wait(driver, "document.querySelectorAll('#model option').length", 30)
-    driver.find_element("id", "album-amplify").click()
-    driver.find_element("id", "file").send_keys("\n".join(str(p) for p in paths))
-    album = wait(driver, "window.emojax.album", 120)
-    assert album, driver.find_element("id", "status").text
-    assert [ph["faces"] for ph in album["photos"]] == [ph["faces"] for ph in expected["photos"]]
+    answer = album(driver, url, paths, amplify=True)
+    assert [ph["faces"] for ph in answer["photos"]] == [ph["faces"] for ph in expected["photos"]]
     assert driver.find_element("id", "status").text.startswith("18 photos, 18 faces, 3 people found by face, "
                                                                "18 made plainer")
     thumbs = driver.find_elements("css selector", "#album .thumb")
