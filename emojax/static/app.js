@@ -166,10 +166,14 @@ async function bitmap(file) {
   try { return await createImageBitmap(file, { imageOrientation: "from-image" }); } catch (e) { return null; }
 }
 
-async function photo(file) {
-  if (!file) return;
+function putAlbumAway() {
   $("album").hidden = true;
   state.album = null;
+}
+
+async function photo(file) {
+  if (!file) return;
+  putAlbumAway();
   setStatus(`Sending ${file.name}...`);
   const form = new FormData();
   form.append("file", file);
@@ -189,6 +193,7 @@ async function photos(files) {
   files = [...files];
   if (files.length < 2) return photo(files[0]);
   const amplify = $("album-amplify").checked;
+  putAlbumAway();   // until the new one is drawn
   setStatus(`Sending ${files.length} photos${amplify ? " (finding who is who)" : ""}...`);
   const form = new FormData();
   files.forEach((f) => form.append("files", f));
@@ -218,7 +223,7 @@ async function photos(files) {
     pick(0);
     const n = result.faces;
     let text = `${result.photos.length} photos, ${n} face${n === 1 ? "" : "s"}`;
-    if (result.people !== undefined) text += `, ${result.people} people found by face, ${result.amplified} made plainer`;
+    if (result.people !== undefined) text += `, ${result.people} ${result.people === 1 ? "person" : "people"} found by face, ${result.amplified} made plainer`;
     setStatus(text + ` (${result.time_ms} ms, model ${result.model})`);
   } catch (e) {
     setStatus(e.message || String(e), true);
