@@ -156,7 +156,7 @@ def decode_image(data: bytes, max_pixels: float = MAX_PIXELS) -> np.ndarray:
 class _Part:
     name: str  # the file name the client gave (only echoed back, never used as a path)
     content_type: str
-    data: bytearray
+    data: bytes  # a bytearray while the form is being read
 
 
 class _Form:
@@ -254,6 +254,7 @@ async def _read_form(request, options: dict, field: str, limit: int, most: int, 
     if not form.files:
         raise UploadError(400, f"no '{field}' field in the form")
     for part in form.files:
+        part.data = bytes(part.data)  # once: checked, decoded and maybe saved from here on
         if not _allowed_image_type(part.content_type):
             raise UploadError(415, f"{part.name or 'the uploaded file'} has content type "
                                    f"{part.content_type!r}, not an image")
@@ -266,7 +267,7 @@ async def read_image_bytes(request, max_upload: int) -> bytes:
     ctype, options = _content_type(request)
     if ctype == "multipart/form-data":
         [part] = await _read_form(request, options, "file", max_upload, 1, max_upload)
-        return bytes(part.data)
+        return part.data
     if not ctype.startswith("image/"):
         raise UploadError(415, f"unsupported content type {ctype or '(none)'!r}: send the image as the "
                                "multipart/form-data field 'file' or as the body with an image/* type")
@@ -533,7 +534,7 @@ def create_app(models: dict[str, str | Path] | None = None, max_upload: int = MA
 
         def named(i: int, check):  # a bad photo fails the album, and the error says which
             try:
-                return check(bytes(parts[i].data), max_pixels)
+                return check(parts[i].data, max_pixels)
             except UploadError as e:
                 raise UploadError(e.status, f"{names[i]}: {e}") from e
 
@@ -547,7 +548,7 @@ def create_app(models: dict[str, str | Path] | None = None, max_upload: int = MA
             else:
                 per_photo, counts = predictor.predict_amplified(images, amplify, tolerance)
         for part in parts:
-            save(bytes(part.data))
+            save(part.data)
         return {"model": name, **counts, "time_ms": round(1000 * (time.perf_counter() - t0), 1),
                 "photos": [{"name": n, "width": w, "height": h, "faces": [f.to_dict() for f in faces]}
                            for n, (w, h), faces in zip(names, sizes, per_photo)]}

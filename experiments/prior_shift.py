@@ -55,7 +55,8 @@ def main(argv=None) -> int:
     images, points, found, described = photoset.located(photos, progress=True, describe=by_face)
     amplified, _ = photoset.amplified(photoset.who(photos, found, described), images, points, found, args.amplify)
     probs = {"PublicTest": (clf.predict_proba(val.images), val.labels, np.ones(len(val.labels), bool))}
-    for name, crops in ((Path(args.photos).name, images), (f"{Path(args.photos).name}, --amplify {args.amplify:g}", amplified)):
+    set_name = Path(args.photos).name
+    for name, crops in ((set_name, images), (f"{set_name}, --amplify {args.amplify:g}", amplified)):
         p_found = np.zeros((len(photos), len(classes)), np.float32)
         p_found[found] = clf.predict_proba(crops[found])
         probs[name] = (p_found, labels, found)
@@ -67,13 +68,15 @@ def main(argv=None) -> int:
             s = photoset.scores(score(y, pred, classes))
             rows.append({"exponent": a, "set": name, **s, "balanced": float(np.mean(list(s["recall"].values()))),
                          "predicted": np.bincount(pred[seen], minlength=len(classes)).tolist()})
-    p_set, y, seen = probs[Path(args.photos).name]  # where the right class stands before any correction
-    ranks = {c: [] for c in classes}
-    for row, k in zip(p_set[seen], y[seen]):
-        ranks[classes[k]].append(int((row > row[k]).sum()))
-    places = {c: {"ranks": np.bincount(r, minlength=len(classes)).tolist(),
-                  "median probability": float(np.median(p_set[seen & (y == classes.index(c)), classes.index(c)]))}
-              for c, r in ranks.items() if r}
+    p_set, y, seen = probs[set_name]  # where the right class stands before any correction
+    right = p_set[np.arange(len(y)), y]
+    rank = (p_set > right[:, None]).sum(1)
+    places = {}
+    for k, c in enumerate(classes):
+        mine = seen & (y == k)
+        if mine.any():
+            places[c] = {"ranks": np.bincount(rank[mine], minlength=len(classes)).tolist(),
+                         "median probability": float(np.median(right[mine]))}
     rank_table = markdown_table(["class", "faces", "first", "second", "third", "lower", "median probability"],
                                 [[c, str(sum(v["ranks"])), *map(str, v["ranks"][:3]), str(sum(v["ranks"][3:])),
                                   f"{v['median probability']:.3f}"] for c, v in places.items()])

@@ -121,12 +121,17 @@ def wait(driver, js: str, timeout: float = 30):
     return None
 
 
+def open_page(driver, url: str, timeout: float = 30) -> None:
+    """The page, loaded and with its models listed."""
+    driver.get(url + "/")
+    wait(driver, "document.querySelectorAll('#model option').length", timeout)
+
+
 def upload(driver, url: str, photo: str | Path, model: str | None = None, timeout: float = 30):
     """Open the page, choose ``photo``; the faces the page lists ([{emotion, bars}]) once drawn."""
     from selenium.webdriver.common.by import By
 
-    driver.get(url + "/")
-    wait(driver, "document.querySelectorAll('#model option').length", timeout)
+    open_page(driver, url, timeout)
     if model:
         driver.execute_script(f"document.getElementById('model').value = {model!r}")
     driver.find_element(By.ID, "file").send_keys(str(Path(photo).resolve()))
@@ -140,8 +145,7 @@ def album(driver, url: str, photos, amplify: bool = False, timeout: float = 120)
     plainer" with ``amplify``); the /api/album answer the page drew, once drawn."""
     from selenium.webdriver.common.by import By
 
-    driver.get(url + "/")
-    wait(driver, "document.querySelectorAll('#model option').length", timeout)
+    open_page(driver, url, timeout)
     if amplify:
         driver.find_element(By.ID, "album-amplify").click()
     driver.find_element(By.ID, "file").send_keys("\n".join(str(Path(p).resolve()) for p in photos))
@@ -166,8 +170,7 @@ def webcam(driver, url: str, frames: int = 10, timeout: float = 60, amplify: boo
     answer), log (its lines), faces (as listed)}."""
     from selenium.webdriver.common.by import By
 
-    driver.get(url + "/")
-    wait(driver, "document.querySelectorAll('#model option').length", timeout)
+    open_page(driver, url, timeout)
     driver.find_element(By.ID, "mode-webcam").click()
     if amplify:
         driver.find_element(By.ID, "amplify").click()

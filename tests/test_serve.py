@@ -254,12 +254,18 @@ def test_concurrent_requests_over_http(url, angry):
 
 
 @pytest.fixture(scope="module")
-def album() -> list[tuple]:
-    """18 JAFFE photos of three women as ``files`` fields."""
-    return [("files", (p.name, p.read_bytes(), "image/tiff")) for p in three_jaffe_women()]
+def women() -> list:
+    """18 JAFFE photos of three women."""
+    return three_jaffe_women()
 
 
-def test_album_amplifies_each_face_against_its_persons_other_photos(client, album):
+@pytest.fixture(scope="module")
+def album(women) -> list[tuple]:
+    """The same photos as ``files`` fields."""
+    return [("files", (p.name, p.read_bytes(), "image/tiff")) for p in women]
+
+
+def test_album_amplifies_each_face_against_its_persons_other_photos(client, album, women):
     """Three women's photos in one request: with amplify, the library's answer
     (``Predictor.predict_amplified`` on the same photos read from disk): three people found by
     face, every face made plainer; at dlib's own tolerance the look-alike women are one person.
@@ -267,7 +273,7 @@ def test_album_amplifies_each_face_against_its_persons_other_photos(client, albu
     r = client.post("/api/album?amplify=3", files=album)
     assert r.status_code == 200, r.text
     out = r.json()
-    images = [face.load_image(SHARED / "jaffe" / "jaffedbase" / name) for _, (name, _, _) in album]
+    images = [face.load_image(p) for p in women]
     expected, counts = Predictor(DEFAULT_MODEL).predict_amplified(images, 3.0)
     assert [ph["name"] for ph in out["photos"]] == [name for _, (name, _, _) in album]
     assert [(ph["width"], ph["height"]) for ph in out["photos"]] == [im.shape[1::-1] for im in images]
