@@ -49,7 +49,8 @@ before anything is decoded, so a few-KB "decompression bomb" costs nothing; an u
 file is 400 and a wrong content type 415, always with a one-line ``{"error": "..."}``. The
 server binds to 127.0.0.1 unless ``--host`` says otherwise, serves its page from memory (no
 client-given path reaches the file system) and keeps no upload unless ``--save-uploads DIR``,
-which stores decodable images under names it makes itself.
+which stores decodable images under names it makes itself. A browser lets another site's page
+read the API only for the origins named with ``--allow-origin`` (CORS; none by default).
 
 Concurrency: decoding and inference run in a thread pool, so requests are served
 concurrently; at most ``os.cpu_count()`` (at least 2) images are decoded at once, which bounds
@@ -71,11 +72,12 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
 from fastapi import FastAPI, Query, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
@@ -97,6 +99,7 @@ UPSAMPLE = (0, 1, 2)  # the detector's upsampling a request may ask for
 MAX_ALBUM = 100 * MB  # one /api/album request, all its photos together
 MAX_PHOTOS = 64  # photos in one /api/album request
 MULTIPART_SLACK = 64 * 1024  # headers and boundaries a form may add around the file
+ORIGIN = re.compile(r"https?://[^/?#\s]+")  # what a browser sends as Origin: scheme://host[:port]
 STREAM_IDLE = 30.0  # seconds without a frame before a stream's tracker is forgotten
 MAX_STREAMS = 64  # streams tracked at once: a new one pushes out the one idle longest
 STREAM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -396,18 +399,30 @@ class ErrorOut(BaseModel):
     error: str
 
 
+def check_origins(origins: Sequence[str]) -> None:
+    """Refuse what a browser never sends as its ``Origin`` (a path, a missing scheme), which
+    would otherwise be allowed silently and match nothing."""
+    for origin in origins:
+        if origin != "*" and not ORIGIN.fullmatch(origin):
+            raise EmojaxError(f"allowed origin {origin!r}: an origin is scheme://host[:port] with no path, "
+                              "e.g. https://example.com (or * for any)")
+
+
 def create_app(models: dict[str, str | Path] | None = None, max_upload: int = MAX_UPLOAD,
                max_pixels: float = MAX_PIXELS, upload_dir: str | Path | None = None,
                stream_idle: float = STREAM_IDLE, max_streams: int = MAX_STREAMS,
-               max_album: int = MAX_ALBUM, max_photos: int = MAX_PHOTOS):
+               max_album: int = MAX_ALBUM, max_photos: int = MAX_PHOTOS, allow_origins: Sequence[str] = ()):
     """The FastAPI app serving ``models`` (name -> what ``load_classifier`` takes: a CNN folder,
     a ``.joblib`` SVM, ``'svm'``; default :func:`default_models`); the first is the default.
     Models are loaded (and compiled) here, once. ``max_album`` bytes and ``max_photos`` bound
-    one ``/api/album`` request; each photo in it is bound as one upload is."""
+    one ``/api/album`` request; each photo in it is bound as one upload is. ``allow_origins``
+    (``https://example.com``, or ``*`` for any) are the other sites whose pages may call the API
+    from a browser (CORS); by default a browser lets only this server's own page read it."""
 
     models = default_models() if models is None else dict(models)
     if not models:
         raise EmojaxError("no model to serve")
+    check_origins(allow_origins)
     predictors: dict[str, Predictor] = {}
     for name, model in models.items():
         p = Predictor(model)
@@ -432,6 +447,9 @@ def create_app(models: dict[str, str | Path] | None = None, max_upload: int = MA
     app = FastAPI(title="emojax", version="0.1.0",
                   description="Facial-expression recognition: dlib face alignment and a Flax CNN "
                               "(or the HOG+SVM baseline). The page at / uploads photos or webcam frames.")
+    if allow_origins:  # no cookies or credentials: the API has none
+        app.add_middleware(CORSMiddleware, allow_origins=list(allow_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type"])
 
     @app.exception_handler(UploadError)
     async def _upload_error(request, exc: UploadError):
@@ -659,18 +677,23 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"one /api/album request, all its photos together (default {MAX_ALBUM / MB:g}; "
                              f"at most {MAX_PHOTOS} photos)")
     parser.add_argument("--workers", type=int, default=1, help="server processes, each with its own models (default 1)")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                        help="let pages from ORIGIN (https://example.com; * for any site) call the API from a "
+                             "browser (CORS; repeatable). Default: only the page this server serves")
     args = parser.parse_args(argv)
     if args.workers < 1 or not 0 < args.port < 65536 or min(args.max_upload_mb, args.max_pixels, args.max_album_mb) <= 0:
         raise EmojaxError("--workers, --port, --max-upload-mb, --max-pixels and --max-album-mb must be positive "
                           "(port < 65536)")
     import uvicorn
 
+    check_origins(args.allow_origin)
     models = parse_models(args.model)
     for name, path in (models or {}).items():
         if path != "svm" and not Path(path).exists():
             raise EmojaxError(f"--model {name}: no model at {path}")
     settings = {"models": models, "max_upload": int(args.max_upload_mb * MB), "max_pixels": args.max_pixels,
-                "upload_dir": args.save_uploads, "max_album": int(args.max_album_mb * MB)}
+                "upload_dir": args.save_uploads, "max_album": int(args.max_album_mb * MB),
+                "allow_origins": args.allow_origin}
     _check_port(args.host, args.port)
     print(f"emojax: http://{args.host}:{args.port}/  (API docs at /docs)", file=sys.stderr, flush=True)
     if args.workers == 1:

@@ -332,6 +332,31 @@ def test_save_uploads_and_limits(tmp_path, angry):
     assert len(list((tmp_path / "album").iterdir())) == 2  # the one album answered
 
 
+def test_cross_origin_calls_only_from_allowed_sites(client, angry):
+    """CORS: by default no other site's page may read the API; ``allow_origins`` lets the ones
+    named, for the preflight an image body needs, for answers and for errors alike."""
+    site, preflight = "https://app.example", {"Access-Control-Request-Method": "POST",
+                                               "Access-Control-Request-Headers": "content-type"}
+    r = client.options("/api/predict", headers={"Origin": site, **preflight})
+    assert r.status_code == 405 and "access-control-allow-origin" not in r.headers
+    assert "access-control-allow-origin" not in client.get("/api/health", headers={"Origin": site}).headers
+    with TestClient(serve.create_app({"svm": "svm"}, allow_origins=[site, "http://localhost:3000"])) as c:
+        r = c.options("/api/predict", headers={"Origin": site, **preflight})
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == site
+        assert "POST" in r.headers["access-control-allow-methods"]
+        r = c.options("/api/predict", headers={"Origin": "https://evil.example", **preflight})
+        assert r.status_code == 400 and "access-control-allow-origin" not in r.headers
+        r = c.post("/api/predict", content=angry, headers={"Origin": site, "Content-Type": "image/jpeg"})
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == site
+        assert len(r.json()["faces"]) == 1
+        r = c.post("/api/predict", content=b"junk", headers={"Origin": site, "Content-Type": "image/jpeg"})
+        assert r.status_code == 400 and r.headers["access-control-allow-origin"] == site  # the page reads why
+    serve.check_origins(["*", "http://127.0.0.1:8000", "https://example.com"])
+    for bad in ("https://example.com/", "example.com", "https://example.com/app", "ftp://example.com", ""):
+        with pytest.raises(serve.EmojaxError, match="origin"):
+            serve.check_origins([bad])
+
+
 def test_parse_models():
     assert serve.parse_models(None) is None
     assert serve.parse_models(["results/model/", "svm", "x=runs/a.joblib"]) == {

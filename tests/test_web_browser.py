@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from conftest import SHARED, three_jaffe_women
-from experiments.web_screenshots import (album, browser_missing, chromium, faces_listed, upload, wait, webcam,
-                                        webcam_video)
+from experiments.web_screenshots import (album, browser_missing, chromium, faces_listed, open_page, upload, wait,
+                                        webcam, webcam_video)
 
 ANGRY = SHARED / "faces" / "angry_man.jpg"
 
@@ -137,3 +137,25 @@ def test_webcam_amplify(driver, url):
     assert f["emotion"] == "angry" and f["track"] == 0
     assert wait(driver, "document.querySelector('#faces .face h3').textContent.includes('amplified x3')", 10)
     driver.find_element("id", "cam-toggle").click()  # stop
+
+
+def test_other_sites_call_the_api_only_where_allowed(driver, url):
+    """A page from one server (another site, to the browser: another port) posts a photo to two
+    other servers' API: the one started with its origin in ``allow_origins`` answers it (after
+    the browser's preflight, as image/jpeg bodies need one), the other is blocked by the browser."""
+    import base64
+
+    from emojax import serve
+
+    open_page(driver, url)
+    post = """const [api, b64, done] = arguments;
+        const body = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+        fetch(api + '/api/predict', {method: 'POST', headers: {'Content-Type': 'image/jpeg'}, body})
+          .then(r => r.json()).then(j => done(j), e => done(String(e)));"""
+    photo = base64.b64encode(ANGRY.read_bytes()).decode()
+    driver.set_script_timeout(60)
+    with serve.running(serve.create_app({"svm": "svm"}, allow_origins=[url])) as allowed, \
+            serve.running(serve.create_app({"svm": "svm"}, allow_origins=["https://elsewhere.example"])) as other:
+        answer = driver.execute_async_script(post, allowed, photo)
+        assert answer["model"] == "svm" and len(answer["faces"]) == 1, answer
+        assert driver.execute_async_script(post, other, photo) == "TypeError: Failed to fetch"
