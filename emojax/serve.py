@@ -680,7 +680,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                         help="let pages from ORIGIN (https://example.com; * for any site) call the API from a "
                              "browser (CORS; repeatable). Default: only the page this server serves")
+    parser.add_argument("--root-path", default="", metavar="PREFIX",
+                        help="the path a reverse proxy serves this under, e.g. /emojax, for the API docs' links "
+                             "(the page itself works under any path)")
     args = parser.parse_args(argv)
+    if args.root_path and not re.fullmatch(r"(/[\w.~-]+)+", args.root_path):
+        raise EmojaxError(f"--root-path {args.root_path!r}: a path like /emojax (no trailing slash)")
     if args.workers < 1 or not 0 < args.port < 65536 or min(args.max_upload_mb, args.max_pixels, args.max_album_mb) <= 0:
         raise EmojaxError("--workers, --port, --max-upload-mb, --max-pixels and --max-album-mb must be positive "
                           "(port < 65536)")
@@ -697,11 +702,12 @@ def main(argv: list[str] | None = None) -> int:
     _check_port(args.host, args.port)
     print(f"emojax: http://{args.host}:{args.port}/  (API docs at /docs)", file=sys.stderr, flush=True)
     if args.workers == 1:
-        uvicorn.run(create_app(**settings), host=args.host, port=args.port, log_level="info")
+        uvicorn.run(create_app(**settings), host=args.host, port=args.port, root_path=args.root_path,
+                    log_level="info")
     else:
         os.environ["EMOJAX_SERVE"] = json.dumps(settings)
         uvicorn.run("emojax.serve:app_from_env", factory=True, host=args.host, port=args.port,
-                    workers=args.workers, log_level="info")
+                    workers=args.workers, root_path=args.root_path, log_level="info")
     return 0
 
 

@@ -220,6 +220,7 @@ CASES = [
     case("serve-model-no-name", "serve --model =x"),
     case("serve-model-same-name-twice", "serve --model a={m}/json_missing --model a={m}/json_list"),
     case("serve-host-unresolvable", "serve --host no-such-host.invalid"),
+    case("serve-root-path-relative", "serve --root-path emojax/", contains="--root-path"),
     case("serve-origin-with-a-path", "serve --allow-origin https://example.com/app", contains="with no path"),
     # ------------------------------------------------------------------ evaluate
     case("evaluate-data-missing", "evaluate --model {tiny} --data {t}/nope.csv"),

@@ -169,7 +169,7 @@ def test_health_models_docs_page(client):
     spec = client.get("/openapi.json").json()
     assert set(spec["paths"]["/api/predict"]["post"]["requestBody"]["content"]) == {"multipart/form-data", "image/*"}
     page = client.get("/")
-    assert page.status_code == 200 and 'id="model"' in page.text and "/static/app.js" in page.text
+    assert page.status_code == 200 and 'id="model"' in page.text and 'src="static/app.js"' in page.text
     assert "getUserMedia" in client.get("/static/app.js").text
     for path in ("/static/../serve.py", "/static/%2e%2e%2fserve.py", "/static/index.html", "/nope"):
         r = client.get(path)
@@ -386,7 +386,8 @@ def test_cli_errors_and_a_real_start(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "emojax.serve", "--model", "svm", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "emojax.serve", "--model", "svm", "--port", str(port),
+                             "--root-path", "/emojax"],  # as a reverse proxy that strips /emojax sends it
                             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -399,6 +400,7 @@ def test_cli_errors_and_a_real_start(tmp_path):
                 assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
                 time.sleep(0.3)
         assert r.json() == {"status": "ok", "models": ["svm"], "streams": 0}
+        assert "/emojax/openapi.json" in httpx.get(f"http://127.0.0.1:{port}/docs").text
     finally:
         proc.terminate()
         proc.wait(20)

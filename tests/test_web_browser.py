@@ -159,3 +159,22 @@ def test_other_sites_call_the_api_only_where_allowed(driver, url):
         answer = driver.execute_async_script(post, allowed, photo)
         assert answer["model"] == "svm" and len(answer["faces"]) == 1, answer
         assert driver.execute_async_script(post, other, photo) == "TypeError: Failed to fetch"
+
+
+def test_the_page_works_under_a_path_prefix(driver):
+    """Behind a reverse proxy that serves the app under /emojax/ (a Starlette Mount stands in
+    for the proxy), the page finds its script, its style and the API there, and so do the docs."""
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from emojax import serve
+
+    site = Starlette(routes=[Mount("/emojax", app=serve.create_app({"svm": "svm"}))])
+    with serve.running(site) as root:
+        [f] = upload(driver, root + "/emojax", ANGRY)
+        assert f["bars"][f["emotion"]] == max(f["bars"].values()) > 10
+        assert driver.execute_script("return document.styleSheets[0].href") == root + "/emojax/static/style.css"
+        assert driver.execute_script("return document.styleSheets[0].cssRules.length") > 10
+        assert "/emojax/openapi.json" in httpx.get(root + "/emojax/docs").text
+        assert httpx.get(root + "/emojax/openapi.json").json()["paths"]["/api/album"]

@@ -26,7 +26,7 @@ function clock(d = new Date()) { return d.toTimeString().slice(0, 8); }
 
 async function loadModels() {
   try {
-    const r = await fetch("/api/models");
+    const r = await fetch("api/models");
     const info = await r.json();
     const sel = $("model");
     for (const m of info.models) {
@@ -50,7 +50,7 @@ async function predict(body, contentType, upsample = 1, stream = null) {
   // photos: the detector on the image doubled once (small faces too, like emojax.predict);
   // webcam frames: upsample=0, like emojax.live (near faces, 3-4x faster), and a stream:
   // {id, t (the frame's time in seconds), amplify (a strength or null)}
-  let url = `/api/predict?upsample=${upsample}&model=` + encodeURIComponent($("model").value);
+  let url = `api/predict?upsample=${upsample}&model=` + encodeURIComponent($("model").value);
   if (stream) {
     url += `&stream=${encodeURIComponent(stream.id)}&t=${stream.t.toFixed(3)}`;
     if (stream.amplify) url += `&amplify=${stream.amplify}`;
@@ -197,7 +197,7 @@ async function photos(files) {
   setStatus(`Sending ${files.length} photos${amplify ? " (finding who is who)" : ""}...`);
   const form = new FormData();
   files.forEach((f) => form.append("files", f));
-  let url = "/api/album?model=" + encodeURIComponent($("model").value);
+  let url = "api/album?model=" + encodeURIComponent($("model").value);
   if (amplify) url += `&amplify=${AMPLIFY}`;
   try {
     const result = await post(url, { method: "POST", body: form });
