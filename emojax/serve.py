@@ -3,6 +3,7 @@
     python -m emojax.serve                                  # http://127.0.0.1:8000/ : the shipped CNN and SVM
     python -m emojax.serve --model cnn=results/model --model mine=runs/x/ --port 9000
     python -m emojax.serve --host 0.0.0.0 --save-uploads uploads/   # reachable from the network; keep photos
+    python -m emojax.serve --root-path /emojax --allow-origin https://your.site   # behind a proxy, for your pages
 
 Endpoints:
 
