@@ -92,6 +92,12 @@ SEVERE: dict[str, Corruption] = {
 }
 
 
+def accuracy_interval(n: int) -> float:
+    """Half-width (points) of a 95% interval on an accuracy near 50% measured on ``n`` items:
+    how far apart two models' figures on the same set may be by the items alone."""
+    return 100 * 1.96 * (0.25 / n) ** 0.5
+
+
 def drop_interval(clean_right: np.ndarray, corrupted_right: np.ndarray) -> float:
     """Half-width (points) of a 95% interval on the drop, paired: the same faces are scored
     clean and corrupted, so only those that change (right to wrong or back) carry noise, and

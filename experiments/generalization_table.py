@@ -103,8 +103,8 @@ def main(argv=None) -> int:
         cells.append([
             f"`{r['model']}`", f"{100 * r['publictest']:.1f}%", f"{robustness.format_drop(c['mild'][c['worst_mild']])} ({c['worst_mild']})",
             *[f"{c['mild'][n]['drop']:+.1f}" for n in mild], *photoset.score_cells(r["photos"], classes)])
+    half = robustness.accuracy_interval
     per_class = min(n for n in (sum(ph.emotion == c for ph in photos) for c in classes) if n)
-    half = lambda n: 100 * 1.96 * (0.25 / n) ** 0.5  # 95% half-width of a proportion near 50%
     text = ("Corruption columns: points lost against clean PublicTest (one view). Photo-set columns: "
             "accuracy over every photo (no face found counts as wrong) and recall per class (%). "
             f"Sampling error (95%, near 50%): the photo set's accuracy over {len(photos)} photos is "

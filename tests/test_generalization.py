@@ -99,6 +99,29 @@ def test_runs_table_and_reuse(tiny_cnn, fer_path, photo_set, tmp_path):
     assert_clean_error(missing)
 
 
+def test_runs_figure(tmp_path):
+    """The runs table's JSON on one figure: the runs no other beats on both axes are found
+    (ties beat nobody), the shipped run is ringed, and what is not a table's JSON is refused."""
+    import numpy as np
+
+    from emojax.io import EmojaxError
+    from experiments import plot_runs
+
+    x, y = np.array([1, 2, 3, 2, 1]), np.array([3, 2, 1, 1, 3])
+    assert plot_runs.front(x, y).tolist() == [True, True, True, False, True]
+    assert plot_runs.short("sam_aa, last-step weights of epoch 3") == "sam_aa, epoch 3"
+    runs = REPO / "results" / "generalization" / "runs.json"
+    out = tmp_path / "runs.png"
+    assert plot_runs.main([str(runs), "--mark", "scratch_aa_distill3", "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(EmojaxError, match="no run of that name"):
+        plot_runs.main([str(runs), "--mark", "nope", "--out", str(tmp_path / "x.png")])
+    (tmp_path / "bad.json").write_text('{"model": 1}')
+    with pytest.raises(EmojaxError, match="not a generalization table"):
+        plot_runs.main([str(tmp_path / "bad.json"), "--out", str(tmp_path / "y.png")])
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
+
+
 def test_occlusion_sensitivity_table(tiny_cnn, photo_set, tmp_path):
     """Whole crops and each face half hidden, per class: the whole-face row is the photo set's own
     evaluation, and hiding a half changes what the model sees."""
