@@ -78,8 +78,8 @@ from typing import Iterator, Sequence
 import cv2
 import numpy as np
 from fastapi import FastAPI, Query, Request
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from python_multipart.multipart import MultipartParser, parse_options_header
