@@ -523,6 +523,28 @@ def test_tta_is_chosen_on_publictest_and_used_by_evaluate(tiny_cnn, small_csv, t
     assert f"{100 * scores[meta['views']]:.1f}%" in proc.stdout.splitlines()[0]
 
 
+def test_model_card_says_what_was_measured(tiny_cnn, tmp_path):
+    """The shipped model's card is what its evaluation files say now (regenerated whenever they
+    change); a model with no evaluation files gets a card that says how to make them."""
+    from experiments import model_card
+
+    shipped = REPO / "results" / "model"
+    text = model_card.card(shipped)
+    assert text == (shipped / "README.md").read_text(), "results/model/README.md is stale: rerun model_card.py"
+    test = json.loads((shipped / "eval_test.json").read_text())
+    jaffe = json.loads((shipped / "eval_photos_jaffe.json").read_text())
+    assert f"| **{100 * test['accuracy']:.1f}%** |" in text and f"| **{100 * jaffe['accuracy']:.1f}%** |" in text
+    weak = [c for c, r in jaffe["per_class"].items() if r["recall"] < model_card.LOW]
+    assert weak and all(f"{c} {100 * jaffe['per_class'][c]['recall']:.0f}% (of " in text for c in weak)
+    bare = tmp_path / "bare"
+    shutil.copytree(tiny_cnn, bare, ignore=shutil.ignore_patterns("ckpt", "tb"))
+    assert model_card.main([str(bare)]) == 0
+    card = (bare / "README.md").read_text()
+    assert "PrivateTest not measured" in card and "Corruptions not measured" in card
+    assert f"{100 * json.loads((bare / 'metrics.json').read_text())['test_accuracy']:.1f}%" in card
+    assert models.fingerprint(bare) == models.fingerprint(tiny_cnn)  # the card is not part of the model
+
+
 def test_tensorboard_scalars_are_read_back_and_plotted(tiny_cnn, tmp_path):
     from experiments.plot_tensorboard import read_scalars
 
