@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     y = np.array([100 * r["photos"]["accuracy"] for r in rows])
     drop = np.array([r["corruptions"]["mild"][r["corruptions"]["worst_mild"]]["drop"] for r in rows])
     shown = x >= args.min_publictest
+    if not shown.any():
+        raise EmojaxError(f"no run reaches --min-publictest {args.min_publictest:g}% (the best: {x.max():.1f}%)")
     fig, ax = plt.subplots(figsize=(9, 6))
     ax.add_patch(plt.Rectangle((args.floor, args.target), 100, 100, color="0.9", zorder=0))
     ax.axvline(args.floor, color="0.6", lw=0.8, ls="--", zorder=0)

@@ -116,6 +116,8 @@ def test_runs_figure(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(EmojaxError, match="no run of that name"):
         plot_runs.main([str(runs), "--mark", "nope", "--out", str(tmp_path / "x.png")])
+    with pytest.raises(EmojaxError, match="no run reaches"):
+        plot_runs.main([str(runs), "--min-publictest", "99", "--out", str(tmp_path / "x.png")])
     (tmp_path / "bad.json").write_text('{"model": 1}')
     with pytest.raises(EmojaxError, match="not a generalization table"):
         plot_runs.main([str(tmp_path / "bad.json"), "--out", str(tmp_path / "y.png")])
