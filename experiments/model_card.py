@@ -44,6 +44,23 @@ the people in it are not described by age, sex or skin tone, so the model's accu
 is unknown: it has not been measured.
 """
 
+FERPLUS_DATA = """## Training data
+FER+ (Barsoum et al. 2016): FER2013's 48x48 grey web images relabelled by ten crowd workers
+each, in 8 classes (FER2013's 7 and contempt); trained on their votes for the Training split,
+chosen on PublicTest, reported on PrivateTest. The people in it are not described by age, sex or
+skin tone, so the model's accuracy per group is unknown: it has not been measured.
+"""
+
+
+def _data(meta: dict) -> str:
+    """The training-data section for the labels the model was trained on."""
+    text = FERPLUS_DATA if meta.get("labels") == "ferplus" else DATA
+    if meta.get("personalized_from"):
+        text += (f"\nThen fine-tuned on one person's labelled faces (`emojax personalize`, from "
+                 f"`{meta['personalized_from']}`): it is meant for that person, and the figures below "
+                 "are for the model it started from unless they were measured again.\n")
+    return text
+
 
 def _read(path: Path) -> dict | None:
     try:
@@ -82,7 +99,7 @@ def card(folder: Path) -> str:
         out += [f"Trained by `{metrics['command']}` ({metrics.get('epochs_run', '?')} epochs, the best on "
                 f"PublicTest kept: epoch {metrics.get('best_epoch', '?')}; {metrics.get('device', '?')}, "
                 f"{metrics.get('train_time_s', 0) / 60:.0f} minutes for this last step).", ""]
-    out += [USE, DATA, "## Evaluation", ""]
+    out += [USE, _data(meta), "## Evaluation", ""]
     rows = []
     views = meta.get("views_val_accuracy", {})
     for v, acc in views.items():
@@ -139,7 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("model", type=Path, help="a saved model folder")
     p.add_argument("--out", type=Path, help="where to write (default: MODEL/README.md)")
     args = p.parse_args(argv)
-    text = card(args.model)
+    try:
+        text = card(args.model)
+    except (KeyError, TypeError, IndexError, AttributeError) as e:
+        raise EmojaxError(f"{args.model}: an evaluation file lacks what the card reads ({e!r})") from None
     out = args.out or args.model / "README.md"
     with atomic_path(out) as tmp:
         tmp.write_text(text)

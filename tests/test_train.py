@@ -543,6 +543,10 @@ def test_model_card_says_what_was_measured(tiny_cnn, tmp_path):
     assert "PrivateTest not measured" in card and "Corruptions not measured" in card
     assert f"{100 * json.loads((bare / 'metrics.json').read_text())['test_accuracy']:.1f}%" in card
     assert models.fingerprint(bare) == models.fingerprint(tiny_cnn)  # the card is not part of the model
+    assert "FER+ (Barsoum" in model_card.card(REPO / "results" / "ferplus" / "multilabel")  # its own labels
+    (bare / "eval_test.json").write_text('{"accuracy": 0.5}')
+    with pytest.raises(EmojaxError, match="lacks what the card reads"):
+        model_card.main([str(bare)])
 
 
 def test_tensorboard_scalars_are_read_back_and_plotted(tiny_cnn, tmp_path):
