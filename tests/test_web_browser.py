@@ -176,5 +176,6 @@ def test_the_page_works_under_a_path_prefix(driver):
         assert f["bars"][f["emotion"]] == max(f["bars"].values()) > 10
         assert driver.execute_script("return document.styleSheets[0].href") == root + "/emojax/static/style.css"
         assert driver.execute_script("return document.styleSheets[0].cssRules.length") > 10
-        assert "/emojax/openapi.json" in httpx.get(root + "/emojax/docs").text
+        api = driver.find_element("link text", "API").get_attribute("href")
+        assert api == root + "/emojax/docs" and "/emojax/openapi.json" in httpx.get(api).text
         assert httpx.get(root + "/emojax/openapi.json").json()["paths"]["/api/album"]
