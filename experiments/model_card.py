@@ -89,7 +89,7 @@ def card(folder: Path) -> str:
     sets = {p.stem.removeprefix("eval_photos_"): _read(p) for p in sorted(folder.glob("eval_photos_*.json"))}
     corr = _read(folder / "eval_val_corruptions.json")
     classes = meta["classes"]
-    size = sum(p.stat().st_size for p in (folder / "weights").rglob("*") if p.is_file()) / 2**20
+    size = sum(p.stat().st_size for p in (folder / "weights").rglob("*") if p.is_file()) / 1e6
     kwargs = ", ".join(f"{k}={v}" for k, v in meta.get("kwargs", {}).items())
     out = [f"# Model card: `{where}`", "",
            f"`{meta['model']}` ({kwargs}), {len(classes)} classes ({', '.join(classes)}), weights "
