@@ -80,6 +80,11 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _views(n: int | str) -> str:
+    """``1 view``, ``2 views`` (model.json keys its accuracies by the count as a string)."""
+    return f"{n} view" + ("s" if int(n) != 1 else "")
+
+
 def card(folder: Path) -> str:
     """The card's Markdown, from the files in ``folder``."""
     meta = read_meta(folder)
@@ -103,16 +108,16 @@ def card(folder: Path) -> str:
     rows = []
     views = meta.get("views_val_accuracy", {})
     for v, acc in views.items():
-        rows.append([f"FER2013 PublicTest (used to choose), {v} view{'s' * (v != '1')}", _pct(acc), "model.json"])
+        rows.append([f"FER2013 PublicTest (used to choose), {_views(v)}", _pct(acc), "model.json"])
     if test:
-        rows.append([f"FER2013 PrivateTest, {test['views']} view{'s' * (test['views'] != 1)}",
+        rows.append([f"FER2013 PrivateTest, {_views(test['views'])}",
                      f"**{_pct(test['accuracy'])}**", "eval_test.json"])
     if metrics.get("test_accuracy") is not None:
         rows.append(["FER2013 PrivateTest, 1 view (live prediction's)", _pct(metrics["test_accuracy"]),
                      "metrics.json"])
     for name, rep in sets.items():
         found = f"; faces found in {rep['faces_found']} of {rep['faces_found'] + len(rep['no_face'])}"
-        rows.append([f"{name} photos through the whole pipeline, {rep['views']} view{'s' * (rep['views'] != 1)}"
+        rows.append([f"{name} photos through the whole pipeline, {_views(rep['views'])}"
                      f"{found}", f"**{_pct(rep['accuracy'])}**", f"eval_photos_{name}.json"])
     out += [markdown_table(["set", "file", "accuracy"], [[a, f, b] for a, b, f in rows], left=2)
             if rows else "Nothing measured yet.", ""]
@@ -128,7 +133,7 @@ def card(folder: Path) -> str:
         c = corr["corruptions"]
         worst_severe = max(c["severe"], key=lambda k: c["severe"][k]["drop"])
         out += ["Camera-like corruptions of PublicTest (`emojax.robustness`, "
-                f"{corr['views']} view{'s' * (corr['views'] != 1)}; clean {_pct(c['clean'])}): the worst mild one, "
+                f"{_views(corr['views'])}; clean {_pct(c['clean'])}): the worst mild one, "
                 f"{c['worst_mild']}, costs {c['mild'][c['worst_mild']]['drop']:.1f} points, the worst severe one, "
                 f"{worst_severe}, {c['severe'][worst_severe]['drop']:.1f} (each +- about 1, paired 95%; "
                 "every corruption in eval_val_corruptions.json).", ""]
