@@ -36,8 +36,8 @@ def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None =
         signal.signal(signal.SIGTERM, _terminate)
     try:
         code = main(argv)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"interrupted: {e}" if str(e) else "interrupted", file=sys.stderr)
         code = 130
     except (EmojaxError, FileNotFoundError, PermissionError, IsADirectoryError, FileExistsError,
             NotADirectoryError) as e:
@@ -45,6 +45,27 @@ def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None =
         print(f"error: {msg}", file=sys.stderr)
         code = 2
     sys.exit(code or 0)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends, then deliver them to the handlers that
+    were in place: for writes that must not stop half-way (a training checkpoint, which an
+    interrupt in its writer threads leaves half-written or hangs). A signal that the process
+    ignores (SIGINT in a background job of a script) stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    kinds = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) not in (signal.SIG_IGN, None)]
+    before = {s: signal.signal(s, lambda signum, frame: held.append(signum)) for s in kinds}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+        if held:
+            signal.raise_signal(held[0])
 
 
 @contextlib.contextmanager

@@ -330,21 +330,22 @@ def architecture_table(model: nn.Module, input_shape: tuple[int, ...] = (1, 48, 
 def save(folder: str | Path, name: str, kwargs: dict, classes: Sequence[str], variables: dict,
          extra: dict | None = None) -> None:
     """Write ``model.json`` and ``weights/`` (orbax); replaces an existing model atomically
-    enough for readers: the orbax folder is finalised by rename, model.json last."""
+    enough for readers: the orbax folder is finalised by rename, model.json last, and Ctrl-C
+    waits for both."""
     import orbax.checkpoint as ocp
 
-    from emojax.io import atomic_path
+    from emojax.io import atomic_path, signals_deferred
 
     folder = Path(folder).absolute()
     folder.mkdir(parents=True, exist_ok=True)
     variables = {k: variables[k] for k in ("params", "batch_stats") if k in variables}
     variables = jax.tree_util.tree_map(np.asarray, variables)
-    with ocp.StandardCheckpointer() as ckptr:
+    meta = {"model": name, "kwargs": kwargs, "classes": list(classes), **(extra or {})}
+    with signals_deferred(), ocp.StandardCheckpointer() as ckptr:
         ckptr.save(folder / "weights", variables, force=True)
         ckptr.wait_until_finished()
-    meta = {"model": name, "kwargs": kwargs, "classes": list(classes), **(extra or {})}
-    with atomic_path(folder / "model.json") as tmp:
-        tmp.write_text(json.dumps(meta, indent=2))
+        with atomic_path(folder / "model.json") as tmp:
+            tmp.write_text(json.dumps(meta, indent=2))
 
 
 def average(variables: Sequence[dict], weights: Sequence[float] | None = None) -> dict:

@@ -33,7 +33,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from emojax import data as data_lib
 from emojax import models
-from emojax.io import EmojaxError, cache_dir, check_out_dir
+from emojax.io import EmojaxError, cache_dir, check_out_dir, signals_deferred
 
 
 @dataclasses.dataclass(frozen=True)
@@ -850,60 +850,73 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
         from emojax import engine
         runner = engine.DeviceEpochs(cfg, train_split, soft, val, mesh, steps, key, stream=stream)
 
-    for epoch in range(meta["epoch"] + 1, cfg.epochs + 1):
-        if epoch - meta["best"]["epoch"] > cfg.patience:
-            break
-        t0 = time.time()
-        if runner is not None:
-            state, means, v = runner.epoch(state, epoch)
-        else:
-            perm = epoch_order(cfg, stream, epoch, len(train_split))
-            step_metrics = []
-            bar = tqdm(range(steps), desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress,
-                       leave=False, file=sys.stderr)
-            for i in bar:
-                idx = np.sort(perm[i * cfg.batch_size:(i + 1) * cfg.batch_size])
-                x, y, s = shard_batch(mesh, train_split.images[idx], train_split.labels[idx],
-                                      None if soft is None else soft[idx])
-                step_key = jax.random.fold_in(key, (epoch - 1) * steps + i)
-                state, m = train_step(state, x, y, s, step_key, cfg)
-                step_metrics.append(m)  # fetched later: no host-device sync inside the loop
-                if progress and i % 20 == 19:
-                    bar.set_postfix({k: f"{float(v):.3f}" for k, v in jax.device_get(m).items()})
-            means = {k: float(np.mean(v)) for k, v in
-                     jax.tree_util.tree_map(lambda *a: np.stack(a), *jax.device_get(step_metrics)).items()}
-            v = evaluate_split(averaged(state), val, mesh)
-        row = {"epoch": epoch, "train_loss": means["loss"], "train_accuracy": means["accuracy"],
-               "val_loss": v["loss"], "val_accuracy": v["accuracy"],
-               "lr": float(schedule(int(state.step)))}
-        meta["history"].append(row)
-        meta["epoch"] = epoch
-        meta["train_time_s"] += time.time() - t0
-        if writer:
-            for k, val_ in row.items():
-                if k != "epoch":
-                    writer.add_scalar(k.replace("_", "/", 1), val_, epoch)
-            writer.flush()
-        folders = [snapshot_folder(out, cfg, epoch)]
-        if v["accuracy"] > meta["best"]["val_accuracy"]:
-            meta["best"] = {"epoch": epoch, "val_accuracy": v["accuracy"]}
-            folders.append(out)
-        if writer_host and any(folders):
-            kept = averaged(state)
-            for folder in filter(None, folders):
-                save_epoch(folder, cfg, ds, {"params": kept.params, "batch_stats": kept.batch_stats}, epoch)
-        mngr.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                                 meta=ocp.args.JsonSave(meta)))
-        mngr.wait_until_finished()
-        print(f"epoch {epoch}: train loss {row['train_loss']:.3f} acc {row['train_accuracy']:.3f} | "
-              f"val loss {row['val_loss']:.3f} acc {row['val_accuracy']:.3f} | "
-              f"{time.time() - t0:.0f}s", file=sys.stderr)
+    with _resumable(mngr, out):
+        for epoch in range(meta["epoch"] + 1, cfg.epochs + 1):
+            if epoch - meta["best"]["epoch"] > cfg.patience:
+                break
+            t0 = time.time()
+            if runner is not None:
+                state, means, v = runner.epoch(state, epoch)
+            else:
+                perm = epoch_order(cfg, stream, epoch, len(train_split))
+                step_metrics = []
+                bar = tqdm(range(steps), desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress,
+                           leave=False, file=sys.stderr)
+                for i in bar:
+                    idx = np.sort(perm[i * cfg.batch_size:(i + 1) * cfg.batch_size])
+                    x, y, s = shard_batch(mesh, train_split.images[idx], train_split.labels[idx],
+                                          None if soft is None else soft[idx])
+                    step_key = jax.random.fold_in(key, (epoch - 1) * steps + i)
+                    state, m = train_step(state, x, y, s, step_key, cfg)
+                    step_metrics.append(m)  # fetched later: no host-device sync inside the loop
+                    if progress and i % 20 == 19:
+                        bar.set_postfix({k: f"{float(v):.3f}" for k, v in jax.device_get(m).items()})
+                means = {k: float(np.mean(v)) for k, v in
+                         jax.tree_util.tree_map(lambda *a: np.stack(a), *jax.device_get(step_metrics)).items()}
+                v = evaluate_split(averaged(state), val, mesh)
+            row = {"epoch": epoch, "train_loss": means["loss"], "train_accuracy": means["accuracy"],
+                   "val_loss": v["loss"], "val_accuracy": v["accuracy"],
+                   "lr": float(schedule(int(state.step)))}
+            meta["history"].append(row)
+            meta["epoch"] = epoch
+            meta["train_time_s"] += time.time() - t0
+            if writer:
+                for k, val_ in row.items():
+                    if k != "epoch":
+                        writer.add_scalar(k.replace("_", "/", 1), val_, epoch)
+                writer.flush()
+            folders = [snapshot_folder(out, cfg, epoch)]
+            if v["accuracy"] > meta["best"]["val_accuracy"]:
+                meta["best"] = {"epoch": epoch, "val_accuracy": v["accuracy"]}
+                folders.append(out)
+            with signals_deferred():  # a stop waits for this epoch's files: resume needs them whole
+                if writer_host and any(folders):
+                    kept = averaged(state)
+                    for folder in filter(None, folders):
+                        save_epoch(folder, cfg, ds, {"params": kept.params, "batch_stats": kept.batch_stats}, epoch)
+                mngr.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                                         meta=ocp.args.JsonSave(meta)))
+                mngr.wait_until_finished()
+            print(f"epoch {epoch}: train loss {row['train_loss']:.3f} acc {row['train_accuracy']:.3f} | "
+                  f"val loss {row['val_loss']:.3f} acc {row['val_accuracy']:.3f} | "
+                  f"{time.time() - t0:.0f}s", file=sys.stderr)
     if writer:
         writer.close()
     mngr.close()
     if not writer_host:
         return {"val_accuracy": meta["best"]["val_accuracy"], "best_epoch": meta["best"]["epoch"]}
     return finish(out, cfg, ds, meta, command)
+
+
+@contextlib.contextmanager
+def _resumable(mngr, out: Path):
+    """An interrupted run ends saying which epoch it can resume after."""
+    try:
+        yield
+    except KeyboardInterrupt as e:
+        step = mngr.latest_step()
+        raise KeyboardInterrupt(f"stopped after epoch {step}, whose checkpoint is in {out / 'ckpt'}; --resume "
+                                "continues it" if step is not None else "stopped before the first checkpoint") from e
 
 
 def finish(out: Path, cfg: Config, ds: data_lib.Dataset, meta: dict, command: str) -> dict:

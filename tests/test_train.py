@@ -78,6 +78,56 @@ def test_killed_run_resumes_to_the_same_history(small_csv, tmp_path):
     assert b["test_accuracy"] == a["test_accuracy"]
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_during_a_checkpoint_keeps_it_whole(small_csv, tmp_path, signum):
+    """Ctrl-C or ``kill`` that lands while an epoch's checkpoint is being written waits for it:
+    the run stops with one line saying how to continue, no half-written checkpoint is left,
+    and ``--resume`` goes on from that epoch."""
+    out = tmp_path / "run"
+    # Ctrl-C handling on even when this test run was started in the background (SIGINT ignored).
+    start = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+             "sys.argv[0] = 'experiments/train_cnn.py'; runpy.run_path(sys.argv[0], run_name='__main__')")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", start, *_args(small_csv, out, epochs=40)[1:]], cwd=REPO,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not (out / "ckpt" / "3.orbax-checkpoint-tmp").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.002)
+    proc.send_signal(signum)  # while epoch 3's checkpoint is being written
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "ERROR" not in stderr, stderr
+    assert stderr.rstrip().endswith("--resume continues it"), stderr
+    saved = sorted(p.name for p in (out / "ckpt").iterdir())
+    assert not [n for n in saved if "tmp" in n], saved
+    assert "3" in saved and not (out / "metrics.json").exists()
+    resumed = run_cli(*_args(small_csv, out, "--resume", epochs=4))
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming after epoch {saved[-1]}" in resumed.stderr and "WARNING" not in resumed.stderr
+
+
+def test_signals_wait_for_a_write_and_an_ignored_one_stays_ignored():
+    from emojax.io import signals_deferred
+
+    before = signal.getsignal(signal.SIGINT)
+    reached = []
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with pytest.raises(KeyboardInterrupt):
+            with signals_deferred():
+                with signals_deferred():  # nested: a model saved inside an epoch's checkpoint
+                    os.kill(os.getpid(), signal.SIGINT)
+                    reached.append("inner")
+                reached.append("outer")
+        assert reached == ["inner", "outer"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a background job of a script
+        with signals_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+
 def test_a_fine_tune_draws_fresh_batches_and_keeps_them_on_resume(small_fer, tiny_cnn, tmp_path, monkeypatch):
     """A run started from a saved model does not replay the batches and augmentation its parent
     drew with the same seed, and a resumed one keeps its stream even when the saved model it
