@@ -16,13 +16,14 @@ from emojax.io import EmojaxError, run
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# name -> (module with a main(argv), one-line description)
+# name -> (module with a main(argv), one-line description): emojax/commands/ for the library's
+# own commands, experiments/ for the research jobs
 SUBCOMMANDS = {
-    "predict": ("emojax.predict", "find faces in photos or videos and predict their emotion"),
-    "live": ("emojax.live", "live predictor on a webcam or a video: 'HH:MM:SS : Happy , 93%' lines"),
-    "serve": ("emojax.serve", "web page and REST API (photo upload and the browser's webcam)"),
-    "evaluate": ("emojax.evaluate", "score a saved model: PrivateTest, a labelled photo set, corruptions"),
-    "data": ("emojax.data", "inspect or fetch a FER2013 dataset"),
+    "predict": ("emojax.commands.predict", "find faces in photos or videos and predict their emotion"),
+    "live": ("emojax.commands.live", "live predictor on a webcam or a video: 'HH:MM:SS : Happy , 93%' lines"),
+    "serve": ("emojax.commands.serve", "web page and REST API (photo upload and the browser's webcam)"),
+    "evaluate": ("emojax.commands.evaluate", "score a saved model: PrivateTest, a labelled photo set, corruptions"),
+    "data": ("emojax.commands.data", "inspect or fetch a FER2013 dataset"),
     "train": ("experiments.train_cnn", "train a CNN on FER2013 or FER+ (from a checkout)"),
     "svm": ("experiments.train_svm", "train the HOG + SVM baseline (from a checkout)"),
     "compare": ("experiments.compare", "SVM vs CNN side by side (from a checkout)"),

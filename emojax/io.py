@@ -39,6 +39,9 @@ def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None =
     except KeyboardInterrupt as e:
         print(f"interrupted: {e}" if str(e) else "interrupted", file=sys.stderr)
         code = 130
+    except BrokenPipeError:  # stdout's reader left (| head): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        code = 141
     except (EmojaxError, FileNotFoundError, PermissionError, IsADirectoryError, FileExistsError,
             NotADirectoryError) as e:
         msg = str(e) if isinstance(e, EmojaxError) else f"{e.strerror}: {e.filename}"
@@ -64,8 +67,12 @@ def signals_deferred() -> Iterator[None]:
     finally:
         for s, handler in before.items():
             signal.signal(s, handler)
-        if held:
-            signal.raise_signal(held[0])
+        if held:  # called here, not re-raised: a handler run by the interpreter may land in a gc
+            handler = before[held[0]]  # callback, where its KeyboardInterrupt would be lost
+            if callable(handler):
+                handler(held[0], None)
+            else:
+                signal.raise_signal(held[0])  # SIG_DFL: the default action (SIGTERM ends the process)
 
 
 @contextlib.contextmanager

@@ -51,7 +51,8 @@ def venv(tmp_path_factory):
 def test_installed_wheel_predicts_from_any_folder(venv, tmp_path):
     where = _sh(venv / "bin" / "python", "-c", "import emojax; print(emojax.__file__)", cwd=tmp_path)
     assert str(venv) in where.stdout, f"emojax imported from {where.stdout}, not from the wheel"
-    for cmd in ([venv / "bin" / "emojax", "predict", PHOTO], [venv / "bin" / "python", "-m", "emojax", "predict", PHOTO]):
+    for cmd in ([venv / "bin" / "emojax", "predict", PHOTO], [venv / "bin" / "python", "-m", "emojax", "predict", PHOTO],
+                [venv / "bin" / "emojax-predict", PHOTO], [venv / "bin" / "python", "-m", "emojax.predict", PHOTO]):
         proc = _sh(*cmd, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         lines = proc.stdout.strip().splitlines()
@@ -97,3 +98,17 @@ def test_front_door_lists_and_explains_every_subcommand(capsys):
                 below = i + 1 < len(lines) and lines[i + 1].startswith(" " * 8) \
                     and not lines[i + 1].strip().startswith("-")
                 assert inline or below, f"{name}: {line.strip()} has no help"
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """``emojax --help | head -1``: the reader closes the pipe; the command stops quietly with
+    status 141, as ``cat`` would, instead of a BrokenPipeError traceback."""
+    read, write = os.pipe()
+    os.close(read)  # a reader already gone: the first write fails
+    try:
+        proc = subprocess.run([sys.executable, "-m", "emojax", "--help"], cwd=REPO, stdout=write,
+                              stderr=subprocess.PIPE, text=True, timeout=60,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+    finally:
+        os.close(write)
+    assert proc.returncode == 141 and proc.stderr == "", proc.stderr
