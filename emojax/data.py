@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import os
 import shutil
-import sys
 import tarfile
 import tempfile
 import urllib.error
@@ -36,6 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from emojax.io import EmojaxError, atomic_path, cache_dir
+
+log = logging.getLogger(__name__)
 
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 FERPLUS_CLASSES = ("neutral", "happy", "surprise", "sad", "angry", "disgust", "fear", "contempt")
@@ -387,7 +389,7 @@ def load(path: str | os.PathLike | None = None, labels: str = "fer2013",
     ds = Dataset(train, val, test, classes, f"{src}" + (" + FER+ votes" if targets is not None else ""),
                  skipped)
     if verbose:
-        print(ds.summary(), file=sys.stderr)
+        log.info(ds.summary())
     return ds
 
 

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import shutil
-import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -43,6 +43,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from emojax import data as data_lib
 from emojax import models, train
 from emojax.io import EmojaxError
+
+log = logging.getLogger(__name__)
 
 EVAL_BATCH = 512  # PublicTest images per forward pass (as train.predict_logits)
 CPU_CHUNK = 8     # steps per call on a CPU, unrolled (see default_chunk)
@@ -396,8 +398,7 @@ def train_many(cfgs: Sequence[train.Config], ds: data_lib.Dataset, outs: Sequenc
                     train.save_epoch(folder, cfgs[k], ds, variables, epoch)
         if progress:
             accs = " ".join(f"{m['history'][-1]['val_accuracy']:.3f}" if a else "-" for m, a in zip(metas, active))
-            print(f"epoch {epoch}: {sum(active)}/{k_models} models, val acc {accs} | {elapsed:.1f}s",
-                  file=sys.stderr)
+            log.info(f"epoch {epoch}: {sum(active)}/{k_models} models, val acc {accs} | {elapsed:.1f}s")
     if not writer_host:
         return [{"val_accuracy": m["best"]["val_accuracy"], "best_epoch": m["best"]["epoch"]} for m in metas]
     results = []

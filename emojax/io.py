@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import logging
 import os
 import shlex
 import signal
@@ -35,7 +36,8 @@ def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None =
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
     try:
-        code = main(argv)
+        with console_log():
+            code = main(argv)
     except KeyboardInterrupt as e:
         print(f"interrupted: {e}" if str(e) else "interrupted", file=sys.stderr)
         code = 130
@@ -48,6 +50,26 @@ def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None =
         print(f"error: {msg}", file=sys.stderr)
         code = 2
     sys.exit(code or 0)
+
+
+@contextlib.contextmanager
+def console_log() -> Iterator[None]:
+    """Show what the library reports as it goes (the ``emojax`` logger at INFO: a dataset's
+    summary, training's epoch lines) on stderr while a command runs. The library logs and
+    never prints; from Python, ``logging.basicConfig(level=logging.INFO)`` shows the same."""
+    logger = logging.getLogger("emojax")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    before = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # shown once, here, whatever the root logger does
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(before[0])
+        logger.propagate = before[1]
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import shutil
 import sys
 import time
@@ -34,6 +35,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from emojax import data as data_lib
 from emojax import models
 from emojax.io import EmojaxError, cache_dir, check_out_dir, signals_deferred
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -823,13 +826,12 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
         restored = mngr.restore(mngr.latest_step(), args=ocp.args.Composite(
             state=ocp.args.StandardRestore(state), meta=ocp.args.JsonRestore()))
         state, meta = restored["state"], restored["meta"]
-        print(f"resuming after epoch {meta['epoch']} from {out / 'ckpt'}", file=sys.stderr)
+        log.info(f"resuming after epoch {meta['epoch']} from {out / 'ckpt'}")
     else:
         if cfg.init:  # read before clearing: the run may continue the model in its own folder
             state, fresh = init_from(state, cfg.init)
             state = jax.device_put(state, NamedSharding(mesh, P()))
-            print(f"initialised from {cfg.init}" + (f"; fresh: {', '.join(fresh)}" if fresh else ""),
-                  file=sys.stderr)
+            log.info(f"initialised from {cfg.init}" + (f"; fresh: {', '.join(fresh)}" if fresh else ""))
         if previous and writer_host:  # --overwrite: a fresh run never mixes with an old one
             for name in previous:
                 shutil.rmtree(out / name) if (out / name).is_dir() else (out / name).unlink()
@@ -897,9 +899,8 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
                 mngr.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                                          meta=ocp.args.JsonSave(meta)))
                 mngr.wait_until_finished()
-            print(f"epoch {epoch}: train loss {row['train_loss']:.3f} acc {row['train_accuracy']:.3f} | "
-                  f"val loss {row['val_loss']:.3f} acc {row['val_accuracy']:.3f} | "
-                  f"{time.time() - t0:.0f}s", file=sys.stderr)
+            log.info(f"epoch {epoch}: train loss {row['train_loss']:.3f} acc {row['train_accuracy']:.3f} | "
+                     f"val loss {row['val_loss']:.3f} acc {row['val_accuracy']:.3f} | {time.time() - t0:.0f}s")
     if writer:
         writer.close()
     mngr.close()

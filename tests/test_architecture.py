@@ -55,10 +55,13 @@ def test_every_module_has_a_floor_and_imports_only_down_or_across():
     assert circles <= ONE_UNIT, sorted(map(sorted, circles - ONE_UNIT))
 
 
-def test_flags_are_parsed_at_the_front_door_only():
-    """argparse belongs to ``cli.py``, ``commands/`` and ``experiments/``; below them the library
-    takes plain arguments. ``io`` holds the flag types (``positive_int``...) those share."""
+def test_flags_and_printing_stay_at_the_front_door():
+    """argparse and ``print`` belong to ``cli.py``, ``commands/`` and ``experiments/``; below them
+    the library takes plain arguments and reports through the ``emojax`` logger. ``io`` holds
+    what those share: the flag types (``positive_int``...) and the ``error:`` line."""
     level = floors()
-    parsing = sorted(p.stem for p in PACKAGE.glob("*.py")
-                     if level.get(p.stem, 0) > 0 and p.stem != "io" and "argparse" in p.read_text())
-    assert parsing == []
+    below = [p for p in PACKAGE.glob("*.py") if level.get(p.stem, 0) > 0 and p.stem != "io"]
+    assert sorted(p.stem for p in below if "argparse" in p.read_text()) == []
+    printing = [f"{p.stem}.py:{node.lineno}" for p in below for node in ast.walk(ast.parse(p.read_text()))
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"]
+    assert printing == []
