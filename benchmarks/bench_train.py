@@ -108,7 +108,7 @@ def jax_child(width: int, batch: int, steps: int, what: str) -> dict:
     import numpy as np
 
     sys.path.insert(0, str(ROOT))
-    from emojax import models, pipeline, train
+    from emojax import augment, models, pipeline, train
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (batch, 48, 48), dtype=np.uint8)
@@ -143,7 +143,7 @@ def jax_child(width: int, batch: int, steps: int, what: str) -> dict:
         host = n / (time.perf_counter() - t)
         # Device side: the augmentation that runs inside the training step, alone.
         cfg = train.Config()
-        aug = jax.jit(lambda k, x: train.augment(k, x.astype("float32")[..., None] / 255, cfg))
+        aug = jax.jit(lambda k, x: augment.augment(k, x.astype("float32")[..., None] / 255, cfg))
         jax.block_until_ready(aug(jax.random.PRNGKey(0), x))
         t = time.perf_counter()
         for i in range(steps):

@@ -41,7 +41,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from emojax import data as data_lib
-from emojax import models, train
+from emojax import augment, models, train
 from emojax.io import EmojaxError
 
 log = logging.getLogger(__name__)
@@ -234,7 +234,7 @@ def _model_step(state: dict, hp: dict, images, labels, soft, key, cfg: train.Con
     tx = _optimizer(cfg, hp, steps)
     model = models.create(cfg.model, num_classes, **cfg.model_kwargs)
     k_aug, k_drop, k_lab = jax.random.split(key, 3)
-    x, _ = train.inputs(k_aug, images, cfg, labels=labels)  # no mixup or cutmix here (train_many refuses them)
+    x, _ = augment.inputs(k_aug, images, cfg, labels=labels)  # no mixup or cutmix here (train_many refuses them)
 
     def loss_fn(params):
         logits, updates = model.apply({"params": params, "batch_stats": state["batch_stats"]}, x,

@@ -25,7 +25,7 @@ ones enter as constants), and optax only sees those, so the frozen weights canno
 no gradient is computed for them (a head-only step costs one forward pass of the trunk).
 Batch norm keeps its running statistics and dropout is off (``train=False``): the statistics
 of a dozen photos of one face would be meaningless; a light augmentation (shift, zoom,
-rotation, mirror, small erasing: ``emojax.train.augment``) regularises instead.
+rotation, mirror, small erasing: ``emojax.augment.augment``) regularises instead.
 """
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def trainable_layers(model, variant: str) -> tuple[str, ...]:
 
 
 def _augment_config():
-    from emojax.train import Config
+    from emojax.config import Config
 
     return Config(shift=0.05, scale=0.05, rotate=8.0, erase=0.25)
 
@@ -128,7 +128,7 @@ def _step(model, trainable: tuple[str, ...], lr: float, steps: int, fer_weight: 
     import jax.numpy as jnp
     import optax
 
-    from emojax.train import augment as augment_batch
+    from emojax.augment import augment as augment_batch
 
     cfg = _augment_config()
     tx = optax.adam(optax.cosine_decay_schedule(lr, steps, alpha=0.1))

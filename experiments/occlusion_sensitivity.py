@@ -1,5 +1,5 @@
 """Which half of the face a model reads: per-class recall on a labelled photo set (JAFFE)
-through the face pipeline, with the whole crop and with each of ``emojax.train.FACE_BANDS``
+through the face pipeline, with the whole crop and with each of ``emojax.augment.FACE_BANDS``
 (brows and eyes; mouth and chin) filled with the crop's mean grey.
 
     python experiments/occlusion_sensitivity.py results/model --photos ../shared/data/jaffe \
@@ -17,7 +17,7 @@ import numpy as np
 from emojax import photoset
 from emojax.io import command_line, markdown_table, named, report, run
 from emojax.pipeline import load_classifier
-from emojax.train import FACE_BANDS
+from emojax.augment import FACE_BANDS
 
 
 def hide(crops: np.ndarray, rows: tuple[int, int]) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from emojax import data as data_lib
-from emojax import engine, models, train
+from emojax import augment, engine, models, train
 from emojax.io import EmojaxError, command_line, markdown_table, positive_int, report, run
 
 
@@ -47,7 +47,7 @@ def batch_losses(folder: Path, ds: data_lib.Dataset, epochs, n_batches: int) -> 
     @jax.jit
     def loss(images, labels, s, key):
         k_aug, k_drop, k_lab = jax.random.split(key, 3)
-        x, mix = train.inputs(k_aug, images, cfg)
+        x, mix = augment.inputs(k_aug, images, cfg)
         logits, _ = model.apply(variables, x, train=True, rngs={"dropout": k_drop}, mutable=["batch_stats"])
         return train._loss(k_lab, logits, labels, s, cfg, mix), (logits.argmax(-1) == labels).mean()
 

@@ -352,7 +352,8 @@ def test_a_part_expert_never_sees_the_hidden_rows(small_fer, tmp_path):
     import numpy as np
 
     from emojax.pipeline import load_classifier
-    from emojax.train import FACE_BANDS, Config, train
+    from emojax.augment import FACE_BANDS
+    from emojax.train import Config, train
 
     out = tmp_path / "brows"
     train(Config(model="vgg", model_kwargs={"width": 4, "dense": 16, "hide_rows": FACE_BANDS[1]}, epochs=1,

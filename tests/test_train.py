@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, assert_clean_error, run_cli
-from emojax import models, pipeline, train
+from emojax import augment, models, pipeline, train
 from emojax.data import FER_CLASSES
 from emojax.io import EmojaxError
 from emojax.pipeline import CNNClassifier
@@ -228,12 +228,12 @@ def test_batch_sharded_over_the_data_axis():
 def test_augmentation_keeps_images_valid_and_flip_is_a_mirror():
     x = jax.random.uniform(jax.random.PRNGKey(0), (16, 48, 48, 1))
     cfg = train.Config()
-    y = train.augment(jax.random.PRNGKey(1), x, cfg)
+    y = augment.augment(jax.random.PRNGKey(1), x, cfg)
     assert y.shape == x.shape and float(y.min()) >= 0 and float(y.max()) <= 1
     assert float(jnp.abs(y - x).mean()) > 0.05
     # With every other transform off, each image is either itself or its mirror image.
     flip_only = dataclasses.replace(cfg, shift=0.0, scale=0.0, rotate=0.0, erase=0.0)
-    y = train.augment(jax.random.PRNGKey(2), x, flip_only)
+    y = augment.augment(jax.random.PRNGKey(2), x, flip_only)
     same = jnp.abs(y - x).max(axis=(1, 2, 3)) < 1e-5
     mirrored = jnp.abs(y - x[:, :, ::-1]).max(axis=(1, 2, 3)) < 1e-5
     assert bool((same | mirrored).all()) and 0 < int(mirrored.sum()) < 16
@@ -241,10 +241,10 @@ def test_augmentation_keeps_images_valid_and_flip_is_a_mirror():
 
 def test_occlusion_hides_one_face_half_at_the_given_rate():
     x = jnp.full((400, 48, 48, 1), 0.5)
-    y = np.asarray(train.occlude(jax.random.PRNGKey(0), x, 0.5))[..., 0]
+    y = np.asarray(augment.occlude(jax.random.PRNGKey(0), x, 0.5))[..., 0]
     changed = np.abs(y - 0.5) > 1e-6  # noise in [0, 1) is never exactly the grey it replaces
     rows = changed.any(2)  # (B, 48): which rows of each image were hidden
-    (u0, u1), (l0, l1) = train.FACE_BANDS
+    (u0, u1), (l0, l1) = augment.FACE_BANDS
     upper, lower = np.zeros(48, bool), np.zeros(48, bool)
     upper[u0:u1], lower[l0:l1] = True, True
     kinds = [tuple(r) for r in rows]
@@ -257,11 +257,11 @@ def test_occlusion_hides_one_face_half_at_the_given_rate():
 
 def test_mixup_blends_images_and_targets_alike(small_fer):
     x = jax.random.uniform(jax.random.PRNGKey(0), (32, 48, 48, 1))
-    y, (lam, perm) = train.mixup(jax.random.PRNGKey(1), x, 0.4)
+    y, (lam, perm) = augment.mixup(jax.random.PRNGKey(1), x, 0.4)
     assert 0.5 <= float(lam) <= 1 and sorted(np.asarray(perm).tolist()) == list(range(32))
     np.testing.assert_allclose(y, lam * x + (1 - lam) * x[perm], atol=1e-6)
     labels = jnp.arange(32) % 7
-    t = train.mixed(jax.nn.one_hot(labels, 7), (lam, perm))
+    t = augment.mixed(jax.nn.one_hot(labels, 7), (lam, perm))
     np.testing.assert_allclose(t.sum(1), 1, atol=1e-6)
     moved = np.asarray(labels != labels[perm])
     assert moved.any() and np.allclose(t[jnp.arange(32), labels][moved], lam)
@@ -285,7 +285,7 @@ def test_faint_lays_expressive_faces_over_neutral_ones_and_keeps_labels(small_fe
     images, labels = small_fer.train.images[:512], small_fer.train.labels[:512]
     x = jnp.asarray(images, jnp.float32)[..., None] / 255
     neutral = FER_CLASSES.index("neutral")
-    y = np.asarray(train.faint(jax.random.PRNGKey(0), x, jnp.asarray(labels), neutral, 0.5, (0.2, 0.5)))
+    y = np.asarray(augment.faint(jax.random.PRNGKey(0), x, jnp.asarray(labels), neutral, 0.5, (0.2, 0.5)))
     x = np.asarray(x)
     same = np.abs(y - x).reshape(len(x), -1).max(1) < 1e-6
     is_neutral = labels == neutral
@@ -299,19 +299,19 @@ def test_faint_lays_expressive_faces_over_neutral_ones_and_keeps_labels(small_fe
         j = err.argmin()
         assert err[j] < 1e-5 and 0.2 - 1e-4 <= a[j] <= 0.5 + 1e-4
     cfg = train.Config(model="small", model_kwargs={"width": 4}, augment=False, faint=0.5)
-    nothing = np.asarray(train.inputs(jax.random.PRNGKey(0), jnp.asarray(images), cfg)[0])
+    nothing = np.asarray(augment.inputs(jax.random.PRNGKey(0), jnp.asarray(images), cfg)[0])
     assert np.allclose(nothing, x)  # no labels given: no blends
-    with_labels = np.asarray(train.inputs(jax.random.PRNGKey(0), jnp.asarray(images), cfg,
+    with_labels = np.asarray(augment.inputs(jax.random.PRNGKey(0), jnp.asarray(images), cfg,
                                           labels=jnp.asarray(labels))[0])
     assert not np.allclose(with_labels, x)
-    no_neutral = np.asarray(train.faint(jax.random.PRNGKey(0), jnp.asarray(x), jnp.zeros(512, int), neutral,
+    no_neutral = np.asarray(augment.faint(jax.random.PRNGKey(0), jnp.asarray(x), jnp.zeros(512, int), neutral,
                                         1.0, (0.2, 0.5)))
     assert np.allclose(no_neutral, x)
 
 
 def test_face_cutmix_joins_two_faces_at_the_nose_and_mixes_targets_by_rows(small_fer):
     x = jnp.asarray(small_fer.train.images[:200]).astype(jnp.float32)[..., None] / 255.0
-    y, (lam, perm) = train.face_cutmix(jax.random.PRNGKey(0), x, 0.5)
+    y, (lam, perm) = augment.face_cutmix(jax.random.PRNGKey(0), x, 0.5)
     y, lam, perm, x = np.asarray(y), np.asarray(lam)[:, 0], np.asarray(perm), np.asarray(x)
     top, bottom = slice(0, train.CUT_ROW - train.CUT_FADE // 2), slice(train.CUT_ROW + train.CUT_FADE // 2, 48)
     kept = np.isclose(lam, 1)
@@ -325,7 +325,7 @@ def test_face_cutmix_joins_two_faces_at_the_nose_and_mixes_targets_by_rows(small
     np.testing.assert_allclose(y[upper_taken][:, top], x[perm[upper_taken]][:, top])
     np.testing.assert_allclose(y[upper_taken][:, bottom], x[upper_taken][:, bottom])
     labels = jnp.asarray(small_fer.train.labels[:200])
-    t = np.asarray(train.mixed(jax.nn.one_hot(labels, 7), (jnp.asarray(lam)[:, None], perm)))
+    t = np.asarray(augment.mixed(jax.nn.one_hot(labels, 7), (jnp.asarray(lam)[:, None], perm)))
     np.testing.assert_allclose(t.sum(1), 1, atol=1e-6)
     moved = lower_taken & (np.asarray(labels) != np.asarray(labels)[perm])
     assert moved.any() and np.allclose(t[moved, np.asarray(labels)[moved]], 28 / 48)
@@ -397,9 +397,9 @@ def test_consistency_pairs_each_face_with_and_without_its_camera_effects(small_f
     cfg = train.Config(model="small", model_kwargs={"width": 4}, photometric=1.0, consistency=12.0)
     images, labels = jnp.asarray(small_fer.train.images[:64]), jnp.asarray(small_fer.train.labels[:64])
     key = jax.random.PRNGKey(5)
-    plain = np.asarray(train.inputs(key, images, cfg, camera=False)[0])
-    camera = np.asarray(train.inputs(key, images, cfg)[0])
-    warped = np.asarray(train.augment(key, images.astype(jnp.float32)[..., None] / 255.0, cfg))
+    plain = np.asarray(augment.inputs(key, images, cfg, camera=False)[0])
+    camera = np.asarray(augment.inputs(key, images, cfg)[0])
+    warped = np.asarray(augment.augment(key, images.astype(jnp.float32)[..., None] / 255.0, cfg))
     np.testing.assert_array_equal(plain, warped)
     assert np.abs(camera - plain).mean() > 0.01
     logits = jax.random.normal(key, (64, 7)) * 3
@@ -684,16 +684,16 @@ def test_photometric_augmentation_imitates_the_benchmark_corruptions(small_fer):
 
     faces = small_fer.val.images[:32]
     x = jnp.asarray(faces, jnp.float32) / 255
-    ours = np.asarray(train.jpeg_like(x, jnp.full(32, 30.0))) * 255
+    ours = np.asarray(augment.jpeg_like(x, jnp.full(32, 30.0))) * 255
     theirs = robustness.jpeg(faces, 30).astype(np.float32)
     assert np.abs(ours - theirs).mean() < 1.0 < 5.0 < np.abs(faces - theirs).mean()
     cfg = dataclasses.replace(train.Config(), photometric=1.0, contrast=0.0, brightness=0.0, gamma=0.0,
                               blur=0.0, noise=0.0, jpeg=(100, 100), lowres=(32,))
-    y = np.asarray(train.photometric(jax.random.PRNGKey(0), x[..., None], cfg))[..., 0] * 255
+    y = np.asarray(augment.photometric(jax.random.PRNGKey(0), x[..., None], cfg))[..., 0] * 255
     small = robustness.low_resolution(faces, 32).astype(np.float32)
     assert np.abs(y - small).mean() < 2.0 < 5.0 < np.abs(faces - small).mean()
     # Everything on at once keeps valid 8-bit images.
-    z = train.photometric(jax.random.PRNGKey(1), x[..., None],
+    z = augment.photometric(jax.random.PRNGKey(1), x[..., None],
                           dataclasses.replace(train.Config(), photometric=1.0, lowres=(24, 32, 40)))
     assert z.shape == (32, 48, 48, 1) and float(z.min()) >= 0 and float(z.max()) <= 1
     np.testing.assert_allclose(np.asarray(z) * 255, np.round(np.asarray(z) * 255), atol=1e-3)

@@ -1,5 +1,5 @@
 """The small net on the synthetic demo set: what a fresh clone runs without FER2013."""
-from emojax.train import Config
+from emojax.config import Config
 
 CONFIG = Config(
     model="small",

@@ -1,6 +1,6 @@
 """The main FER2013 recipe: VGG-style net, SGD-Nesterov with a cosine schedule, affine +
 erasing augmentation, early stopping on PublicTest."""
-from emojax.train import Config
+from emojax.config import Config
 
 CONFIG = Config(
     model="vgg",

@@ -1,5 +1,5 @@
 """A brows-and-eyes expert: the shipped recipe (``fer2013_vgg48_mixup2``, no teachers) from the
-shipped model, with the mouth and chin (rows 29-47, ``train.FACE_BANDS``) hidden inside the
+shipped model, with the mouth and chin (rows 29-47, ``augment.FACE_BANDS``) hidden inside the
 network (``VGG(hide_rows=...)``), in training and at every use. Posed anger on JAFFE is in the
 brows over a closed, neutral mouth, and FER2013's anger mostly shouts: every generic model in
 ``results/generalization/runs.md`` reads JAFFE's angry faces as neutral (recall 0%), and
@@ -20,7 +20,7 @@ JAFFE's anger is more neutral than JAFFE's neutral. Pooled with the shipped mode
 carry FER2013's anger into JAFFE either; the brows themselves look different."""
 import dataclasses
 
-from emojax.train import FACE_BANDS
+from emojax.augment import FACE_BANDS
 from experiments.configs.fer2013_vgg48_mixup2 import CONFIG as BASE
 
 CONFIG = dataclasses.replace(

@@ -1,6 +1,6 @@
 """``fer2013_vgg48_fersoft`` with face CutMix in place of mixup: half the training faces keep
 their brows and eyes and take another face's mouth and chin, or the reverse, and their targets
-say both in proportion (``train.face_cutmix``). Every model so far reads JAFFE's posed anger
+say both in proportion (``augment.face_cutmix``). Every model so far reads JAFFE's posed anger
 (a frown over a closed mouth) as neutral, angry recall 0%; hiding the mouth finds some of it
 (23%), but hiding it in training (``occlude``) did not teach the whole-face model to weigh an
 angry brow against a still mouth. A chimera of an angry upper face and a neutral lower one is

@@ -1,5 +1,5 @@
 """The shipped recipe (``fer2013_vgg48_mixup2``, no teachers) from the shipped model, with
-faint expressions (``train.faint``): half of the expressive faces laid over a neutral face of
+faint expressions (``augment.faint``): half of the expressive faces laid over a neutral face of
 the batch (the neutral one's share 0.2-0.5), their label kept. JAFFE's posed anger is anger
 to its own 60 raters (their top adjective on 80% of the angry photos:
 ``results/generalization/raters.md``) and neutral to every FER2013 model, even to one that
