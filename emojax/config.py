@@ -18,7 +18,7 @@ class Config:
     ferplus_mode: str = "majority"   # majority | crossentropy | pld | multilabel (Barsoum et al. 2016)
     ferplus_soft: float = 0.0        # FER2013 labels: weight of FER+'s 7-class vote distribution in the target
     subtle_repeat: int = 1           # times each subtle Training face (FER2013 names an emotion, FER+'s
-                                     #   majority says neutral) appears per epoch (``subtle_faces``)
+                                     #   majority says neutral) appears per epoch (``train.subtle_faces``)
     posed: tuple = ()                # classes laid on neutral Training faces as posed expressions
     posed_share: float = 0.5         #   (``geometry.posed``): share of the neutral faces per class,
     posed_strength: tuple = (1.5, 3.5)  # and the range of the class's brow-and-eye shift (x its mean)
@@ -36,9 +36,9 @@ class Config:
                                      #   images and targets alike; this is a, 0 = off
     faint: float = 0.0               # probability that an expressive face is laid over a neutral one
     faint_share: tuple = (0.2, 0.5)  #   of the batch, the neutral face's share drawn from this range,
-                                     #   the label kept: a fainter expression (see ``faint``)
+                                     #   the label kept: a fainter expression (see ``augment.faint``)
     cutmix_face: float = 0.0         # probability that a face takes another's lower or upper half,
-                                     #   targets mixed by area (see ``face_cutmix``); 0 = off
+                                     #   targets mixed by area (see ``augment.face_cutmix``); 0 = off
     consistency: float = 0.0         # weight of a Jensen-Shannon term between the predictions on each
                                      #   face with and without its camera effects (AugMix's); 0 = off
                                      #   (each step then runs the network on twice the batch)
@@ -53,7 +53,7 @@ class Config:
     erase: float = 0.5               # probability of random erasing
     occlude: float = 0.0             # probability of hiding the brows and eyes or the mouth and chin
                                      #   (one, at random), so no expression is read from one part alone
-    # Camera-like photometric augmentation (see ``photometric``); each applied with this
+    # Camera-like photometric augmentation (see ``augment.photometric``); each applied with this
     # probability, 0 = off (the recipes before it, unchanged).
     photometric: float = 0.0
     contrast: float = 0.5            # contrast factor in [1/(1+c), 1+c], log-uniform

@@ -3,8 +3,9 @@
 The step is written for data parallelism with ``jax.sharding``: the batch is sharded over
 a ``data`` mesh axis spanning all local devices and the state is replicated, so the same
 code runs on one CPU, one GPU or eight (XLA inserts the cross-device reductions, batch
-norm statistics included). Augmentation (random affine: shift, scale, rotation, flip; and
-random erasing) runs inside the jitted step, on the device, fused with the forward pass.
+norm statistics included). The input pipeline (``emojax.augment``: random affine, erasing,
+camera effects, mixing) runs inside the jitted step, on the device, fused with the forward
+pass; the experiment is one ``emojax.config.Config``.
 
 Every epoch writes an orbax checkpoint of the whole training state plus the history, so a
 killed run restarted with ``resume=True`` ends exactly where an uninterrupted one would:
