@@ -313,7 +313,7 @@ def test_face_cutmix_joins_two_faces_at_the_nose_and_mixes_targets_by_rows(small
     x = jnp.asarray(small_fer.train.images[:200]).astype(jnp.float32)[..., None] / 255.0
     y, (lam, perm) = augment.face_cutmix(jax.random.PRNGKey(0), x, 0.5)
     y, lam, perm, x = np.asarray(y), np.asarray(lam)[:, 0], np.asarray(perm), np.asarray(x)
-    top, bottom = slice(0, train.CUT_ROW - train.CUT_FADE // 2), slice(train.CUT_ROW + train.CUT_FADE // 2, 48)
+    top, bottom = slice(0, augment.CUT_ROW - augment.CUT_FADE // 2), slice(augment.CUT_ROW + augment.CUT_FADE // 2, 48)
     kept = np.isclose(lam, 1)
     lower_taken = np.isclose(lam, 28 / 48)
     upper_taken = np.isclose(lam, 20 / 48)
