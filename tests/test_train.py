@@ -103,6 +103,8 @@ def test_a_stop_during_a_checkpoint_keeps_it_whole(small_csv, tmp_path, signum):
                                     "--resume continues it"), stderr
     assert sorted(p.name for p in (out / "ckpt").iterdir()) == [epoch]  # whole, and nothing half-written
     assert not (out / "metrics.json").exists()
+    if signum == signal.SIGINT:
+        return  # the same files as for SIGTERM: resumed once, below
     resumed = run_cli(*_args(small_csv, out, "--resume", epochs=int(epoch) + 1))
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming after epoch {epoch}" in resumed.stderr and "WARNING" not in resumed.stderr
