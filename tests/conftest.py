@@ -27,6 +27,16 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 
+def with_ctrl_c(target: str) -> list[str]:
+    """``python`` running ``target`` (a module, or a script ending in ``.py``) as ``__main__``
+    with Ctrl-C handled, even when this test run was started in the background, where SIGINT
+    is inherited as ignored and Python installs no handler of its own."""
+    run = (f"sys.argv[0] = {target!r}; runpy.run_path(sys.argv[0], run_name='__main__')" if target.endswith(".py")
+           else f"sys.argv[0] = {target!r}; runpy.run_module({target!r}, run_name='__main__')")
+    return [sys.executable, "-c",
+            f"import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); {run}"]
+
+
 def run_cli(*args: str, cwd: Path = REPO, env: dict | None = None, timeout: float = 300):
     """Run ``python ARGS`` like a user would; returns the CompletedProcess."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}

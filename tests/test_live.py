@@ -18,6 +18,7 @@ from emojax.face import load_image
 from emojax.live import report_lines
 from emojax.track import FaceTracker
 from emojax.pipeline import load_classifier
+from conftest import with_ctrl_c
 from experiments.live_screenshot import astronaut_video
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,10 +84,7 @@ def test_prints_every_second_and_saves(video: Path, tiny_model: Path, tmp_path: 
 
 def test_ctrl_c_finalizes_the_video(video: Path, tiny_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "partial.avi"
-    # Ctrl-C handling on even when this test run was started in the background (SIGINT ignored).
-    start = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-             "sys.argv[0] = 'emojax.live'; runpy.run_module('emojax.live', run_name='__main__')")
-    proc = subprocess.Popen([sys.executable, "-c", start, "--video", str(video), "--model", str(tiny_model),
+    proc = subprocess.Popen([*with_ctrl_c("emojax.live"), "--video", str(video), "--model", str(tiny_model),
                              "--save", str(out)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert LINE.fullmatch(proc.stdout.readline().rstrip("\n"))  # running: the first line is printed
     proc.send_signal(signal.SIGINT)

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import REPO, assert_clean_error, run_cli
+from conftest import REPO, assert_clean_error, run_cli, with_ctrl_c
 from emojax import augment, models, pipeline, train
 from emojax.data import FER_CLASSES
 from emojax.io import EmojaxError
@@ -84,12 +84,10 @@ def test_a_stop_during_a_checkpoint_keeps_it_whole(small_csv, tmp_path, signum):
     the run stops with one line saying how to continue, no half-written checkpoint is left,
     and ``--resume`` goes on from that epoch."""
     out = tmp_path / "run"
-    # Ctrl-C handling on even when this test run was started in the background (SIGINT ignored).
-    start = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-             "sys.argv[0] = 'experiments/train_cnn.py'; runpy.run_path(sys.argv[0], run_name='__main__')")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-c", start, *_args(small_csv, out, epochs=40)[1:]], cwd=REPO,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    args = _args(small_csv, out, epochs=40)
+    proc = subprocess.Popen([*with_ctrl_c(args[0]), *args[1:]], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline, writing = time.time() + 240, []
     while not writing and proc.poll() is None and time.time() < deadline:
         writing = [p.name for p in (out / "ckpt").glob("*.orbax-checkpoint-tmp") if int(p.name.split(".")[0]) >= 3]

@@ -43,6 +43,3 @@ def main(argv: list[str] | None = None) -> int:
 def cli() -> None:
     run(main)
 
-
-if __name__ == "__main__":
-    cli()

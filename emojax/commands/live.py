@@ -176,6 +176,3 @@ def _loop(cap: cv2.VideoCapture, tracker: FaceTracker, args: argparse.Namespace,
 def cli() -> None:
     run(main)
 
-
-if __name__ == "__main__":
-    cli()
