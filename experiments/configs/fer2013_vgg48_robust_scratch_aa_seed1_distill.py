@@ -11,7 +11,7 @@ kept for a weight average, on targets 70% the averaged probabilities of the ship
     python experiments/train_cnn.py --config fer2013_vgg48_robust_scratch_aa --seed 1 --snapshots 60 \\
         --data ../shared/data/fer2013.csv.gz --out runs/scratch_aa_seed1 --no-progress \\
         --precision bfloat16 [--resume]
-    python experiments/snapshot_table.py runs/scratch_aa_seed1 --swa 60 \\
+    python experiments/snapshot_table.py runs/scratch_aa_seed1 --swa 60 --every 5 \\
         --data ../shared/data/fer2013.csv.gz --photos ../shared/data/jaffe \\
         --keep runs/scratch_aa_seed1/averages --out results/robust_scratch/seed1_snapshots.md
     cp -r results/model runs/distill3
