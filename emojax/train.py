@@ -564,7 +564,7 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
         from emojax import engine
         runner = engine.DeviceEpochs(cfg, train_split, soft, val, mesh, steps, key, stream=stream)
 
-    with _resumable(mngr, out):
+    with _resumable(mngr, out, writer):
         for epoch in range(meta["epoch"] + 1, cfg.epochs + 1):
             if epoch - meta["best"]["epoch"] > cfg.patience:
                 break
@@ -613,23 +613,25 @@ def train(cfg: Config, ds: data_lib.Dataset, out: str | Path, resume: bool = Fal
                 mngr.wait_until_finished()
             log.info(f"epoch {epoch}: train loss {row['train_loss']:.3f} acc {row['train_accuracy']:.3f} | "
                      f"val loss {row['val_loss']:.3f} acc {row['val_accuracy']:.3f} | {time.time() - t0:.0f}s")
-    if writer:
-        writer.close()
-    mngr.close()
     if not writer_host:
         return {"val_accuracy": meta["best"]["val_accuracy"], "best_epoch": meta["best"]["epoch"]}
     return finish(out, cfg, ds, meta, command)
 
 
 @contextlib.contextmanager
-def _resumable(mngr, out: Path):
-    """An interrupted run ends saying which epoch it can resume after."""
+def _resumable(mngr, out: Path, writer):
+    """An interrupted run ends saying which epoch it can resume after; either way the
+    checkpoint manager and the tensorboard writer are closed (their threads joined)."""
     try:
         yield
     except KeyboardInterrupt as e:
         step = mngr.latest_step()
         raise KeyboardInterrupt(f"stopped after epoch {step}, whose checkpoint is in {out / 'ckpt'}; --resume "
                                 "continues it" if step is not None else "stopped before the first checkpoint") from e
+    finally:
+        if writer:
+            writer.close()
+        mngr.close()
 
 
 def finish(out: Path, cfg: Config, ds: data_lib.Dataset, meta: dict, command: str) -> dict:
