@@ -3,7 +3,7 @@ photo set (JAFFE), each point coloured by its worst mild corruption drop, with t
 target (JAFFE 65%, PublicTest not below the floor) shaded and the runs that no other run beats
 on both axes named. It shows the trade-off the runs lie on, from the table's JSON alone.
 
-    python experiments/plot_runs.py results/generalization/runs.json --mark scratch_aa_distill3 \
+    python experiments/plot_runs.py results/generalization/runs.json --mark scratch_aa_seed1_distill \
         --out results/generalization/runs.png
 """
 from __future__ import annotations

@@ -30,7 +30,7 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="fer2013_vgg", choices=CONFIGS, metavar="NAME",
                    help="experiment config, a module of experiments/configs/ (default: fer2013_vgg; "
-                   "the shipped model's recipe: fer2013_vgg48_robust_scratch_aa, then its _swa and _distill3)")
+                   "the shipped model's recipe: fer2013_vgg48_robust_scratch_aa --seed 1, then its _seed1_distill)")
     p.add_argument("--data", help="dataset: fer2013.csv[.gz], icml_face_data.csv, train.csv or an "
                    "image folder (default: $EMOJAX_DATA, then data/)")
     p.add_argument("--ferplus", help="FER+ fer2013new.csv (default: beside the dataset)")

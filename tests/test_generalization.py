@@ -112,7 +112,7 @@ def test_runs_figure(tmp_path):
     assert plot_runs.short("sam_aa, last-step weights of epoch 3") == "sam_aa, epoch 3"
     runs = REPO / "results" / "generalization" / "runs.json"
     out = tmp_path / "runs.png"
-    assert plot_runs.main([str(runs), "--mark", "scratch_aa_distill3", "--out", str(out)]) == 0
+    assert plot_runs.main([str(runs), "--mark", "scratch_aa_seed1_distill", "--out", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(EmojaxError, match="no run of that name"):
         plot_runs.main([str(runs), "--mark", "nope", "--out", str(tmp_path / "x.png")])

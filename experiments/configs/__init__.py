@@ -4,7 +4,8 @@
 config was run, not today's: ``git log --oneline -- results/model/model.json`` lists each
 shipped model's commit, and ``mkdir -p runs/NAME && git archive COMMIT results/model | tar -x
 --strip-components=2 -C runs/NAME`` brings one back to point a config at. The robust
-from-scratch line names its teacher this way: ``runs/mixup2`` is ``results/model`` at commit
-cd58680 (shipped in d3047b0). A run's ``metrics.json`` keeps the hash of each model it started
+from-scratch line names its teachers this way: ``runs/mixup2`` is ``results/model`` at commit
+cd58680 (shipped in d3047b0), ``runs/distill3`` is ``results/model`` at commit f824e4b (shipped
+in c0d3cc5). A run's ``metrics.json`` keeps the hash of each model it started
 from and learnt from (``sources``, ``emojax.models.fingerprint``), to check a copy against.
 """

@@ -5,8 +5,8 @@ distilling it toward the shipped model gained PublicTest and cost JAFFE. A secon
 (``--seed 1``) gives a teacher whose errors differ from both, and a start that has not been
 distilled before. It starts from that seed's average of epochs 101-160 at 0.005, 12 epochs, each
 kept for a weight average, on targets 70% the averaged probabilities of the shipped model
-(``scratch_aa_distill3``; copied to ``runs/distill3`` so that the teacher stays put when
-``results/model`` changes) and of that average.
+(``scratch_aa_distill3``, shipped then; ``runs/distill3``, ``results/model`` at commit f824e4b)
+and of that average. Shipped: its epoch 6.
 
     python experiments/train_cnn.py --config fer2013_vgg48_robust_scratch_aa --seed 1 --snapshots 60 \\
         --data ../shared/data/fer2013.csv.gz --out runs/scratch_aa_seed1 --no-progress \\
@@ -14,7 +14,7 @@ kept for a weight average, on targets 70% the averaged probabilities of the ship
     python experiments/snapshot_table.py runs/scratch_aa_seed1 --swa 60 --every 5 \\
         --data ../shared/data/fer2013.csv.gz --photos ../shared/data/jaffe \\
         --keep runs/scratch_aa_seed1/averages --out results/robust_scratch/seed1_snapshots.md
-    cp -r results/model runs/distill3
+    mkdir -p runs/distill3 && git archive f824e4b results/model | tar -x --strip-components=2 -C runs/distill3
     python experiments/train_cnn.py --config fer2013_vgg48_robust_scratch_aa_seed1_distill \\
         --data ../shared/data/fer2013.csv.gz --out runs/scratch_aa_seed1_distill --no-progress \\
         --precision bfloat16 [--resume]
