@@ -6,6 +6,7 @@ shipped model's commit, and ``mkdir -p runs/NAME && git archive COMMIT results/m
 --strip-components=2 -C runs/NAME`` brings one back to point a config at. The robust
 from-scratch line names its teachers this way: ``runs/mixup2`` is ``results/model`` at commit
 cd58680 (shipped in d3047b0), ``runs/distill3`` is ``results/model`` at commit f824e4b (shipped
-in c0d3cc5). A run's ``metrics.json`` keeps the hash of each model it started
-from and learnt from (``sources``, ``emojax.models.fingerprint``), to check a copy against.
+in c0d3cc5), ``runs/seed1_distill`` is ``results/model`` at commit 9bd9941 (shipped there).
+A run's ``metrics.json`` keeps the hash of each model it started from and learnt from
+(``sources``, ``emojax.models.fingerprint``), to check a copy against.
 """
