@@ -166,6 +166,8 @@ class DeviceEpochs:
                                    np.int32((epoch - 1) * self.steps + c), cfg=self.cfg, mesh=self.mesh,
                                    unroll=self.unroll)
             metrics.append(m)
+            if len(metrics) > 1:  # one chunk queued behind the running one: without a bound the
+                jax.block_until_ready(metrics[-2])  # host queues the epoch, and a stop waits for it
         per_step = {k: np.concatenate([np.asarray(m[k]) for m in jax.device_get(metrics)]) for k in metrics[0]}
         return state, {k: float(np.mean(v)) for k, v in per_step.items()}
 
@@ -370,6 +372,8 @@ def train_many(cfgs: Sequence[train.Config], ds: data_lib.Dataset, outs: Sequenc
             stacked, m = train_many_chunk(stacked, hp, images, labels, soft_d, r, keys,
                                           np.int32((epoch - 1) * steps + c0), **static)
             metrics.append(m)
+            if len(metrics) > 1:  # one chunk queued behind the running one: without a bound the
+                jax.block_until_ready(metrics[-2])  # host queues the epoch, and a stop waits for it
         per_step = {k: np.concatenate([np.asarray(m[k]) for m in jax.device_get(metrics)]) for k in metrics[0]}
         logits = np.asarray(eval_many_chunk(stacked["params"], stacked["batch_stats"], val_batches,
                                             cfg=static["cfg"], num_classes=num_classes, mesh=mesh))[:, :n_val]
