@@ -440,6 +440,8 @@ def teacher_probabilities(folders, split: data_lib.Split, classes) -> np.ndarray
         if clf.classes != tuple(classes):
             raise EmojaxError(f"teacher {f} has classes {list(clf.classes)}, the data {list(classes)}")
         members.append(clf)
+    log.info(f"teachers: {len(members)} models, {sum(m.views for m in members)} views in all, over "
+             f"{len(split):,} Training faces (minutes on a CPU; kept in {cache.parent} for --resume)")
     probs = Ensemble(members).predict_proba(split.images).astype(np.float32)
     try:
         with atomic_path(cache) as tmp:
