@@ -130,6 +130,9 @@ def _read_csv(path: Path):
             EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise EmojaxError(f"cannot read {path} as a CSV file: {str(e).splitlines()[0]}") from None
     df.columns = df.columns.str.strip()
+    twice = df.columns[df.columns.duplicated()]
+    if len(twice):  # pandas renames a repeat ("pixels.1"), but not one that differs by spaces
+        raise EmojaxError(f"cannot read {path}: its header names the column {twice[0]!r} twice")
     for col in df.columns:
         df[col] = df[col].str.strip()
     return df

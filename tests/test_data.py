@@ -127,6 +127,7 @@ def test_ferplus_vote_rules():
     ("emotion,pixels,Usage\n0," + " ".join(["a"] * 2304) + ",Training\n", "non-numeric"),
     ("emotion,pixels,Usage\n9," + " ".join(["1"] * 2304) + ",Training\n", "unknown emotion code"),
     ("emotion,pixls,Usage\n0,1,Training\n", "no 'pixels' column"),
+    ("pixels, pixels ,Usage\n0,1,Training\n", "names the column 'pixels' twice"),  # found by test_fuzz
     ("emotion,pixels,Usage\n", "no rows"),
     ("", "empty"),
 ])
