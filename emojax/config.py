@@ -65,6 +65,9 @@ class Config:
     lowres: tuple = ()               # sides a face is shrunk to and upscaled back from; () = off
     patience: int = 10               # early stopping: epochs without a better PublicTest accuracy
     subset: int | None = None        # train on the first N Training images (quick runs)
+    holdout: tuple = ()              # (k, K): never train on fold k of K of the Training faces (face i
+                                     #   is in fold i mod K): a cross-fitted teacher, whose targets
+                                     #   then go only to the faces it never saw (``teacher_probabilities``)
     seed: int = 0
     init: str | None = None          # start from this saved model (a folder with model.json)
     engine: str = "host"             # host: the loop below feeds batches | device: emojax.engine (scanned epochs)

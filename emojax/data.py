@@ -53,11 +53,13 @@ _IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp")
 @dataclasses.dataclass
 class Split:
     """One split: uint8 images (N, 48, 48), int32 labels (-1 = unlabelled), optional
-    float32 soft targets (N, C) such as FER+ vote distributions."""
+    float32 soft targets (N, C) such as FER+ vote distributions, and optionally each face's
+    row in the split it was cut from (-1: a face made in training), which cross-fitting needs."""
 
     images: np.ndarray
     labels: np.ndarray
     targets: np.ndarray | None = None
+    rows: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.images)
@@ -68,7 +70,8 @@ class Split:
 
     def subset(self, idx: np.ndarray | slice) -> "Split":
         return Split(self.images[idx], self.labels[idx],
-                     None if self.targets is None else self.targets[idx])
+                     None if self.targets is None else self.targets[idx],
+                     None if self.rows is None else self.rows[idx])
 
 
 @dataclasses.dataclass

@@ -51,7 +51,7 @@ CPU_CHUNK = 8     # steps per call on a CPU, unrolled (see default_chunk)
 
 # Fields that may differ between the models of one program (they keep every shape);
 # ``seed`` changes the initialisation, the shuffling and every key, the others are traced.
-PER_MODEL = ("seed", "lr", "weight_decay", "label_smoothing", "patience", "init", "why")
+PER_MODEL = ("seed", "lr", "weight_decay", "label_smoothing", "patience", "init", "holdout", "why")
 TRACED = ("lr", "weight_decay", "label_smoothing")
 
 
@@ -326,7 +326,13 @@ def train_many(cfgs: Sequence[train.Config], ds: data_lib.Dataset, outs: Sequenc
         if getattr(base, name):
             raise EmojaxError(f"{what} is not in the many-models program yet: train such models one at a time")
     k_models = len(cfgs)
-    train_split, val, mesh, steps, soft = train.training_data(base, ds)
+    train_split, val, mesh, _, soft = train.training_data(dataclasses.replace(base, holdout=()), ds)
+    kept = [train.held_in(c.holdout, train_split.rows) for c in cfgs]  # each model's faces: --folds
+    steps = {len(r) // base.batch_size for r in kept}
+    if len(steps) > 1 or min(steps) == 0:
+        raise EmojaxError(f"the models' training faces make {sorted(steps)} steps an epoch (batch "
+                          f"{base.batch_size}): models in one program need the same number, at least one")
+    steps = steps.pop()
     streams = [train.stream_of(c) for c in cfgs]
     for out in outs:
         _prepare_folder(out, overwrite)
@@ -376,8 +382,8 @@ def train_many(cfgs: Sequence[train.Config], ds: data_lib.Dataset, outs: Sequenc
         if not any(active):
             break
         t0 = time.time()
-        rows = np.stack([epoch_rows(c, epoch, len(train_split), steps, st)
-                         for c, st in zip(cfgs, streams)], 1)  # (steps, K, B)
+        rows = np.stack([r[epoch_rows(c, epoch, len(r), steps, st)]
+                         for c, st, r in zip(cfgs, streams, kept)], 1)  # (steps, K, B)
         metrics = []
         for c0 in range(0, steps, chunk):
             r = put(mesh, rows[c0:c0 + chunk], P(None, None, "data"))

@@ -370,15 +370,31 @@ def with_posed(cfg: Config, split: data_lib.Split, classes, progress: bool = Tru
                                     cfg.posed_strength, seed=cfg.seed, progress=progress)
     targets = None if split.targets is None else np.concatenate(
         [split.targets, np.eye(split.targets.shape[1], dtype=split.targets.dtype)[labels]])
-    return data_lib.Split(np.concatenate([split.images, images]), np.concatenate([split.labels, labels]), targets)
+    rows = None if split.rows is None else np.concatenate([split.rows, np.full(len(labels), -1, split.rows.dtype)])
+    return data_lib.Split(np.concatenate([split.images, images]), np.concatenate([split.labels, labels]), targets, rows)
+
+
+def held_in(holdout: tuple, rows: np.ndarray) -> np.ndarray:
+    """The positions of the faces a run trains on, given each face's Training row: all of them,
+    or with ``holdout=(k, K)`` those outside fold k of K (row mod K). Folds by row, not by a
+    shuffle, so a fold is the same faces whatever ``subset`` a run takes."""
+    if not holdout:
+        return np.arange(len(rows))
+    if (len(holdout) != 2 or not all(isinstance(v, (int, np.integer)) for v in holdout)
+            or not 0 <= holdout[0] < holdout[1] or holdout[1] < 2):
+        raise EmojaxError(f"holdout {tuple(holdout)} is not (k, K) with K >= 2 and 0 <= k < K")
+    return np.flatnonzero(rows % holdout[1] != holdout[0])
 
 
 def training_data(cfg: Config, ds: data_lib.Dataset, progress: bool = True):
     """What every training path needs, checked: ``(train split, validation split, mesh,
     steps per epoch, soft targets or None)``."""
     train_split = data_lib.require(ds.train, "training")
+    train_split = dataclasses.replace(train_split, rows=np.arange(len(train_split)))
     if cfg.subset:
         train_split = train_split.subset(slice(0, cfg.subset))
+    if cfg.holdout:
+        train_split = train_split.subset(held_in(cfg.holdout, train_split.rows))
     if cfg.subtle_repeat != 1:
         if cfg.subtle_repeat < 1 or train_split.targets is None or cfg.labels != "fer2013":
             raise EmojaxError("subtle_repeat (at least 1) needs FER2013 loaded with FER+ vote distributions")
@@ -418,11 +434,24 @@ def teacher_probabilities(folders, split: data_lib.Split, classes) -> np.ndarray
     """The teachers' averaged probabilities on the clean Training faces, each at its chosen
     test-time views: deterministic, so a resumed run gets the same targets. They are cached
     (``$XDG_CACHE_HOME/emojax/teachers``, keyed by the teachers' files and the images): ten
-    views of three VGGs over Training take about 20 CPU minutes, every resume."""
+    views of three VGGs over Training take about 20 CPU minutes, every resume.
+
+    Cross-fitted teachers (each trained with a ``holdout`` fold, recorded in its model.json)
+    label only the faces they never trained on, so a face's target is not the teachers' memory
+    of its own label: each face gets the mean of the teachers that held out its fold (its row in
+    ``split.rows``), and every face needs one."""
     from emojax.io import atomic_path
     from emojax.pipeline import CNNClassifier, Ensemble
 
+    folds = [tuple(models.read_meta(f).get("holdout") or ()) for f in folders]
+    if any(folds) and not all(folds):
+        raise EmojaxError("cross-fitted teachers (trained without a fold) and teachers that trained on every "
+                          "face do not mix: the second kind would have seen the faces the first kind label")
+    if any(folds) and (split.rows is None or (split.rows < 0).any()):
+        raise EmojaxError("cross-fitted teachers need each face's Training row, and made faces have none")
     h = hashlib.sha1(split.images.tobytes())
+    if any(folds):
+        h.update(split.rows.tobytes())
     for f in folders:
         h.update(models.fingerprint(f).encode())
     cache = cache_dir() / "teachers" / f"{h.hexdigest()[:16]}.npy"
@@ -441,8 +470,21 @@ def teacher_probabilities(folders, split: data_lib.Split, classes) -> np.ndarray
             raise EmojaxError(f"teacher {f} has classes {list(clf.classes)}, the data {list(classes)}")
         members.append(clf)
     log.info(f"teachers: {len(members)} models, {sum(m.views for m in members)} views in all, over "
-             f"{len(split):,} Training faces (minutes on a CPU; kept in {cache.parent} for --resume)")
-    probs = Ensemble(members).predict_proba(split.images).astype(np.float32)
+             f"{len(split):,} Training faces" + (", each model over the folds it held out" if any(folds) else "")
+             + f" (minutes on a CPU; kept in {cache.parent} for --resume)")
+    if any(folds):
+        probs, counts = np.zeros((len(split), len(classes)), np.float32), np.zeros(len(split), np.int32)
+        for clf, (k, n_folds) in zip(members, folds):
+            mine = split.rows % n_folds == k
+            if mine.any():
+                probs[mine] += clf.predict_proba(split.images[mine])
+                counts[mine] += 1
+        if not counts.all():
+            raise EmojaxError(f"{int((counts == 0).sum()):,} Training faces have no teacher that held them out: "
+                              f"the teachers hold out folds {sorted(folds)}; give one teacher per fold")
+        probs /= counts[:, None]
+    else:
+        probs = Ensemble(members).predict_proba(split.images).astype(np.float32)
     try:
         with atomic_path(cache) as tmp:
             np.save(tmp, probs)
@@ -461,7 +503,8 @@ def save_epoch(folder: Path, cfg: Config, ds: data_lib.Dataset, variables: dict,
     epoch in the run folder itself, or a snapshot (``snapshot_folder``)."""
     variables = jax.device_get({k: variables[k] for k in ("params", "batch_stats")})
     models.save(folder, cfg.model, dict(cfg.model_kwargs), ds.classes, variables,
-                extra={"epoch": epoch, "dataset": ds.source, "labels": cfg.labels})
+                extra={"epoch": epoch, "dataset": ds.source, "labels": cfg.labels,
+                       **({"holdout": list(cfg.holdout)} if cfg.holdout else {})})
 
 
 def snapshot_folder(out: Path, cfg: Config, epoch: int) -> Path | None:

@@ -30,8 +30,12 @@
 # weight averaging; experiments/interpolate_weights.py --recalibrate), not the snapshots.
 # Rehearsed on the CPU (2026-12-06: K=2 EPOCHS=3 SWA=2 DEADLINE_S=1500 EXTRA="--subset 512
 # --width 8", both parts carried at once): each seedN.tar.gz held seedN/swa and no snapshots.
+# FOLDS=1 trains cross-fitted teachers instead (--folds K: model k never sees fold k of the
+# Training faces), returned as OUT/foldN.tar.gz; a distillation config that names all K as its
+# teachers gives each face only the targets of the one that never trained on it
+# (fer2013_vgg48_robust_scratch_aa_crossfit, on the CPU here).
 # Back here:
-#   for f in FILES_AT/seed*.tar.gz; do tar -xzf $f -C runs/scratch; done
+#   for f in FILES_AT/seed*.tar.gz; do tar -xzf $f -C runs/scratch; done   # FOLDS=1: fold*, runs/folds
 set -euo pipefail
 START=$(date +%s)
 CONFIG=${CONFIG:-fer2013_vgg48_robust_scratch}
@@ -41,7 +45,8 @@ DEADLINE_S=${DEADLINE_S:-560}
 SWA=${SWA:-0}
 EXTRA=${EXTRA:-}  # more train_cnn flags; a CPU rehearsal: EXTRA="--subset 512 --width 8"
 OUT=${OUT:-/tmp/out}
-SEEDS=$(seq 0 $((K - 1)))
+FOLDS=${FOLDS:-0}
+if [ "$FOLDS" = 1 ]; then MANY="--folds $K"; NAME=fold; else MANY="--seeds $(seq 0 $((K - 1)))"; NAME=seed; fi
 export PYTHONUNBUFFERED=1
 mkdir -p data/stash "$OUT"
 left() { echo $((DEADLINE_S - ($(date +%s) - START))); }
@@ -70,7 +75,7 @@ cat data/stash/fer2013.npz.part00 data/stash/fer2013.npz.part01 > data/fer2013.n
 python3 experiments/pack_fer2013.py unpack data/fer2013.npz data/fer2013.csv
 train() {  # epochs, folder, seconds
   timeout "$3" python3 experiments/train_cnn.py --config "$CONFIG" --data data/fer2013.csv \
-    --epochs "$1" --seeds $SEEDS --out "$2" --overwrite --snapshots "$SWA" $EXTRA 2>&1 | tee -a "$OUT/train.log"
+    --epochs "$1" $MANY --out "$2" --overwrite --snapshots "$SWA" $EXTRA 2>&1 | tee -a "$OUT/train.log"
   return "${PIPESTATUS[0]}"
 }
 set +e
@@ -83,7 +88,7 @@ if [ "$EPOCHS" = auto ]; then
 fi
 train "$EPOCHS" runs/scratch "$(( $(left) - 15 ))"
 echo "train_cnn exit status $? (124: stopped at the deadline)" | tee -a "$OUT/train.log"
-for d in runs/scratch/seed*; do  # a failed average still brings the models back
+for d in runs/scratch/$NAME*; do  # a failed average still brings the models back
   if [ -d "$d/snapshots" ]; then
     python3 experiments/interpolate_weights.py "$d"/snapshots/* --out "$d/swa" --recalibrate data/fer2013.csv \
       2>&1 | tee -a "$OUT/train.log"
@@ -91,7 +96,7 @@ for d in runs/scratch/seed*; do  # a failed average still brings the models back
   fi
 done
 set -e
-for d in runs/scratch/seed*; do
+for d in runs/scratch/$NAME*; do
   [ -e "$d/model.json" ] && tar -czf "$OUT/$(basename "$d").tar.gz" -C runs/scratch "$(basename "$d")"
 done
 ls -la "$OUT"

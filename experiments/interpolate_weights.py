@@ -40,13 +40,16 @@ from emojax.train import recalibrate_batch_norm  # noqa: E402
 
 def load_one_architecture(folders: list) -> tuple:
     """``(module, meta, variables)`` of saved models that share an architecture and classes,
-    the only models whose weights can be mixed."""
+    the only models whose weights can be mixed. ``meta`` keeps a ``holdout`` fold only where
+    every model held it out: a mix has seen every face any of its models trained on."""
     loaded = [models.load(f) for f in folders]
     arch = lambda meta: (meta["model"], meta["kwargs"], meta["classes"])
     module, _, meta = loaded[0]
     for f, (_, _, other) in zip(folders[1:], loaded[1:]):
         if arch(other) != arch(meta):
             raise EmojaxError(f"{folders[0]} and {f} are different architectures or classes")
+    if len({str(m.get("holdout")) for _, _, m in loaded}) > 1:
+        meta = {k: v for k, v in meta.items() if k != "holdout"}
     return module, meta, [v for _, v, _ in loaded]
 
 
@@ -62,7 +65,8 @@ def save_mixed(out: Path, module, meta: dict, mixed: dict, extra: dict,
     if faces is not None:
         mixed = recalibrate_batch_norm(module, mixed, faces)
         extra = {**extra, "batch_stats_from": batch_stats_from}
-    models.save(out, meta["model"], meta["kwargs"], meta["classes"], mixed, extra=extra)
+    held = {"holdout": meta["holdout"]} if meta.get("holdout") else {}  # a cross-fitted teacher stays one
+    models.save(out, meta["model"], meta["kwargs"], meta["classes"], mixed, extra={**held, **extra})
     return out
 
 

@@ -50,8 +50,18 @@ def parse_args(argv):
     p.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
                    help="one model per seed, all trained in one program (emojax.engine.train_many: "
                    "cheap on a GPU), each in OUT/seed<SEED>; no checkpoints, so no --resume")
+    p.add_argument("--holdout", type=fold, metavar="k/K",
+                   help="never train on fold k of K of the Training faces (face i is in fold i mod K): a "
+                   "cross-fitted teacher, which a distillation config's teachers then use only on that fold")
+    p.add_argument("--folds", type=positive_int, metavar="K",
+                   help="K models in one program (like --seeds), model k without fold k (--holdout k/K), each "
+                   "in OUT/fold<k>: the cross-fitted teachers of every Training face")
     p.add_argument("--init", help="start from this saved model folder (e.g. results/model): weights whose "
                    "names and shapes match are copied, the rest (an 8-class FER+ head) start fresh")
+    p.add_argument("--teacher", nargs="+", metavar="MODEL",
+                   help="distil these saved models (their mean probabilities on the clean Training faces, "
+                   "each at its chosen views; cross-fitted ones each on its own fold) into this run")
+    p.add_argument("--distill", type=share, metavar="W", help="the teachers' share of each target, in (0, 1]")
     p.add_argument("--engine", choices=("host", "device"),
                    help="host: batches fed from host memory, one step per call (the config's default); "
                    "device: the training set lives on the device and each call runs many steps "
@@ -74,10 +84,33 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
+def share(text: str) -> float:
+    """A weight in (0, 1]."""
+    value = positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text} is more than 1")
+    return value
+
+
+def fold(text: str) -> tuple[int, int]:
+    """``k/K`` as ``(k, K)``: fold k of K, counted from 0."""
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not k/K (e.g. 0/4)") from None
+    if not 0 <= k < n or n < 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: K must be at least 2 and k one of 0..K-1")
+    return k, n
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.seeds and args.resume:
-        raise EmojaxError("--seeds trains in one program without checkpoints: --resume does not apply")
+    if args.folds == 1:
+        raise EmojaxError("--folds: at least 2 (each model holds out one of them)")
+    if (args.seeds or args.folds) and args.resume:
+        raise EmojaxError("--seeds and --folds train in one program without checkpoints: --resume does not apply")
+    if args.folds and (args.seeds or args.holdout):
+        raise EmojaxError("--folds: one model per fold, so no --seeds or --holdout beside it")
     if args.seeds and (args.seed is not None or len(set(args.seeds)) != len(args.seeds)):
         raise EmojaxError("--seeds: each seed once, and no --seed beside it")
     if args.distributed:
@@ -87,8 +120,10 @@ def main(argv=None) -> int:
     cfg = importlib.import_module(f"experiments.configs.{args.config}").CONFIG
     overrides = {k: getattr(args, k) for k in ("labels", "ferplus_mode", "epochs", "subset",
                                                "batch_size", "lr", "patience", "seed", "init", "engine",
-                                               "precision", "snapshots")
+                                               "precision", "snapshots", "holdout", "distill")
                  if getattr(args, k) is not None}
+    if args.teacher:
+        overrides["teacher"] = tuple(args.teacher)
     if args.width:
         overrides["model_kwargs"] = {**cfg.model_kwargs, "width": args.width}
     cfg = dataclasses.replace(cfg, **overrides)
@@ -96,6 +131,11 @@ def main(argv=None) -> int:
         cfg = dataclasses.replace(cfg, init=str(ROOT / cfg.init))  # configs name repo paths
     if cfg.init and not (Path(cfg.init) / "model.json").exists():
         raise EmojaxError(f"--init {cfg.init} is not a saved emojax model (no model.json)")
+    cfg = dataclasses.replace(cfg, teacher=tuple(str(ROOT / t) if not Path(t).exists() and (ROOT / t).exists()
+                                                 else t for t in cfg.teacher))
+    for teacher in cfg.teacher:
+        if not (Path(teacher) / "model.json").exists():
+            raise EmojaxError(f"teacher {teacher} is not a saved emojax model (no model.json)")
     src = data_lib.find_data(args.data)
     if src is None:
         print(data_lib.where_to_get_data(), file=sys.stderr)
@@ -112,7 +152,11 @@ def main(argv=None) -> int:
         out = Path(args.out or ROOT / "results" / args.config)
     command = command_line(__file__, argv)
     if args.seeds:
-        return _train_seeds(cfg, ds, out, args, command)
+        return _train_many([dataclasses.replace(cfg, seed=s) for s in args.seeds],
+                           [out / f"seed{s}" for s in args.seeds], ds, args, command)
+    if args.folds:
+        return _train_many([dataclasses.replace(cfg, holdout=(k, args.folds)) for k in range(args.folds)],
+                           [out / f"fold{k}" for k in range(args.folds)], ds, args, command)
     res = train(cfg, ds, out, resume=args.resume, overwrite=args.overwrite, command=command, progress=not args.no_progress)
     print(f"{_summary(res)}. Results in {out}")
     return 0
@@ -125,12 +169,11 @@ def _summary(res: dict) -> str:
     return msg
 
 
-def _train_seeds(cfg, ds, out: Path, args, command: str) -> int:
+def _train_many(cfgs, outs, ds, args, command: str) -> int:
     from emojax import engine
 
-    outs = [out / f"seed{s}" for s in args.seeds]
-    results = engine.train_many([dataclasses.replace(cfg, seed=s) for s in args.seeds], ds, outs,
-                                overwrite=args.overwrite, command=command, progress=not args.no_progress)
+    results = engine.train_many(cfgs, ds, outs, overwrite=args.overwrite, command=command,
+                                progress=not args.no_progress)
     for o, res in zip(outs, results):
         print(f"{o}: {_summary(res)}")
     return 0

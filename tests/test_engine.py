@@ -140,6 +140,35 @@ def test_k_models_in_one_program_equal_k_separate_runs(small_fer, host_run, tmp_
     assert _history(outs[0])[-1]["train_loss"] != _history(outs[1])[-1]["train_loss"]
 
 
+def test_fold_models_in_one_program_equal_their_runs_alone_and_teach_only_their_fold(
+        small_fer, host_run, tmp_path, monkeypatch):
+    """``--folds 2``: model k never trains on the Training faces of fold k (row mod 2), as the
+    same config with ``holdout=(k, 2)`` run alone; as teachers, each labels only its fold."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    cfgs = [dataclasses.replace(CFG, holdout=(k, 2)) for k in range(2)]
+    outs = [tmp_path / "folds" / f"fold{k}" for k in range(2)]
+    engine.train_many(cfgs, small_fer, outs, progress=False)
+    split, *_ = train.training_data(cfgs[1], small_fer)
+    np.testing.assert_array_equal(split.rows, np.arange(0, CFG.subset, 2))  # fold 1 (odd rows) held out
+    alone = train.train(cfgs[1], small_fer, tmp_path / "alone1", progress=False)
+    _same(alone["history"], _history(outs[1]), rel=2e-4, flips=2 / 320)
+    assert _history(outs[0])[-1]["train_loss"] != _history(outs[1])[-1]["train_loss"]
+    assert [models.read_meta(o)["holdout"] for o in outs] == [[0, 2], [1, 2]]
+
+    student = dataclasses.replace(CFG, teacher=tuple(map(str, outs)), distill=0.7)
+    split, *_, soft = train.training_data(student, small_fer)
+    faces = split.images
+    for k, out in enumerate(outs):
+        mine = np.arange(CFG.subset) % 2 == k
+        np.testing.assert_allclose(soft[mine], CNNClassifier(out).predict_proba(faces[mine]), atol=1e-6)
+    with pytest.raises(EmojaxError, match="no teacher that held them out"):
+        train.training_data(dataclasses.replace(student, teacher=(str(outs[0]),)), small_fer)
+    with pytest.raises(EmojaxError, match="do not mix"):
+        train.training_data(dataclasses.replace(student, teacher=(str(outs[0]), str(host_run))), small_fer)
+    with pytest.raises(EmojaxError, match="holdout"):
+        train.training_data(dataclasses.replace(CFG, holdout=(2, 2)), small_fer)
+
+
 def test_models_of_one_program_must_share_their_shapes(small_fer, tmp_path):
     wider = dataclasses.replace(CFG, model_kwargs={"width": 16})
     with pytest.raises(EmojaxError, match="model_kwargs"):
@@ -179,9 +208,11 @@ def test_an_epoch_in_several_calls_is_the_epoch_in_one(small_fer):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
 
 
-def test_seeds_from_the_command_line(small_csv, tmp_path):
-    """``train_cnn.py --seeds`` trains one model per seed in one program, a folder each;
-    ``--resume`` (no checkpoints) and a repeated seed are one error line."""
+def test_seeds_and_folds_from_the_command_line(small_csv, tmp_path, monkeypatch):
+    """``train_cnn.py --seeds`` trains one model per seed in one program, a folder each, and
+    ``--folds`` one per held-out fold; ``--resume`` (no checkpoints), a repeated seed and a
+    fold that is none are one error line."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the student's teachers' probabilities
     base = ("experiments/train_cnn.py", "--data", str(small_csv), "--config", "demo_small", "--epochs", "1",
             "--out", str(tmp_path / "ens"), "--no-progress")
     proc = run_cli(*base, "--seeds", "3", "5")
@@ -189,8 +220,21 @@ def test_seeds_from_the_command_line(small_csv, tmp_path):
     seeds = [json.loads((tmp_path / "ens" / f"seed{s}" / "metrics.json").read_text())["config"]["seed"]
              for s in (3, 5)]
     assert seeds == [3, 5] and proc.stdout.count("best PublicTest accuracy") == 2
-    for extra in (("--seeds", "1", "--resume"), ("--seeds", "1", "1")):
+    proc = run_cli(*base, "--folds", "2")
+    assert proc.returncode == 0, proc.stderr
+    folds = [str(tmp_path / "ens" / f"fold{k}") for k in (0, 1)]
+    assert [models.read_meta(f)["holdout"] for f in folds] == [[0, 2], [1, 2]]
+    student = tmp_path / "student"
+    proc = run_cli(*base[:-3], "--out", str(student), "--no-progress", "--teacher", *folds, "--distill", "0.5")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((student / "metrics.json").read_text())["config"]["teacher"] == folds
+    for extra in (("--seeds", "1", "--resume"), ("--seeds", "1", "1"), ("--folds", "1"),
+                  ("--folds", "2", "--seeds", "1"), ("--teacher", str(tmp_path / "none"), "--distill", "0.5")):
         assert_clean_error(run_cli(*base, *extra))
+    for extra in (("--holdout", "2/2"), ("--holdout", "half"), ("--teacher", *folds, "--distill", "2")):
+        proc = run_cli(*base, *extra)  # argparse's own one line: "train_cnn.py: error: argument ..."
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert f"error: argument {extra[-2]}" in proc.stderr.splitlines()[-1], proc.stderr
     assert not (tmp_path / "ens" / "seed1").exists()
 
 

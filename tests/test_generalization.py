@@ -268,6 +268,19 @@ def test_interpolated_weights_run_from_one_model_to_the_other(tiny_cnn, small_fe
     assert_clean_error(run_cli("experiments/interpolate_weights.py", str(tiny_cnn), str(other), str(soup),
                                "--alpha", "0.5", "--out", str(tmp_path / "three")))
     assert not (tmp_path / "mixed_soup").exists() and not (tmp_path / "three_a0.5").exists()
+    # A mix of cross-fitted models keeps their held-out fold only where they all held out that one.
+    from experiments.interpolate_weights import load_one_architecture, save_mixed
+
+    held = {}
+    for name, folder, fold in (("a", tiny_cnn, [0, 2]), ("b", other, [0, 2]), ("c", other, [1, 2])):
+        shutil.copytree(folder, tmp_path / name, ignore=shutil.ignore_patterns("ckpt", "tb"))
+        meta = json.loads((tmp_path / name / "model.json").read_text())
+        (tmp_path / name / "model.json").write_text(json.dumps({**meta, "holdout": fold}))
+    for pair in ("ab", "ac"):
+        module, meta, variables = load_one_architecture([tmp_path / n for n in pair])
+        save_mixed(tmp_path / f"mix_{pair}", module, meta, models.average(variables), {})
+        held[pair] = models.read_meta(tmp_path / f"mix_{pair}").get("holdout")
+    assert held == {"ab": [0, 2], "ac": None}
 
 
 def test_residual_blocks_added_to_a_trained_vgg_start_as_the_identity(small_fer, tmp_path):
