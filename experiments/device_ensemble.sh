@@ -33,7 +33,10 @@
 # FOLDS=1 trains cross-fitted teachers instead (--folds K: model k never sees fold k of the
 # Training faces), returned as OUT/foldN.tar.gz; a distillation config that names all K as its
 # teachers gives each face only the targets of the one that never trained on it
-# (fer2013_vgg48_robust_scratch_aa_crossfit, on the CPU here).
+# (fer2013_vgg48_robust_scratch_aa_crossfit, on the CPU here). Rehearsed on the CPU (2026-12-07:
+# FOLDS=1 K=2 EPOCHS=2 SWA=2 EXTRA="--subset 512 --width 8", both parts at once): fold0.tar.gz and
+# fold1.tar.gz, each fold's model.json and its swa/ naming the fold it held out, and a student
+# (train_cnn.py --teacher fold0/swa fold1/swa --distill 0.7) trained on their cross-fitted targets.
 # Back here:
 #   for f in FILES_AT/seed*.tar.gz; do tar -xzf $f -C runs/scratch; done   # FOLDS=1: fold*, runs/folds
 set -euo pipefail
