@@ -326,7 +326,7 @@ def train_many(cfgs: Sequence[train.Config], ds: data_lib.Dataset, outs: Sequenc
         if getattr(base, name):
             raise EmojaxError(f"{what} is not in the many-models program yet: train such models one at a time")
     k_models = len(cfgs)
-    train_split, val, mesh, _, soft = train.training_data(dataclasses.replace(base, holdout=()), ds)
+    train_split, val, mesh, _, soft = train.training_data(dataclasses.replace(base, holdout=()), ds, progress)
     kept = [train.held_in(c.holdout, train_split.rows) for c in cfgs]  # each model's faces: --folds
     steps = {len(r) // base.batch_size for r in kept}
     if len(steps) > 1 or min(steps) == 0:
@@ -416,9 +416,8 @@ def train_many(cfgs: Sequence[train.Config], ds: data_lib.Dataset, outs: Sequenc
                              for name in ("params", "batch_stats")}
                 for folder in filter(None, folders):
                     train.save_epoch(folder, cfgs[k], ds, variables, epoch)
-        if progress:
-            accs = " ".join(f"{m['history'][-1]['val_accuracy']:.3f}" if a else "-" for m, a in zip(metas, active))
-            log.info(f"epoch {epoch}: {sum(active)}/{k_models} models, val acc {accs} | {elapsed:.1f}s")
+        accs = " ".join(f"{m['history'][-1]['val_accuracy']:.3f}" if a else "-" for m, a in zip(metas, active))
+        log.info(f"epoch {epoch}: {sum(active)}/{k_models} models, val acc {accs} | {elapsed:.1f}s")
     if not writer_host:
         return [{"val_accuracy": m["best"]["val_accuracy"], "best_epoch": m["best"]["epoch"]} for m in metas]
     results = []

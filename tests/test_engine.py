@@ -220,6 +220,7 @@ def test_seeds_and_folds_from_the_command_line(small_csv, tmp_path, monkeypatch)
     seeds = [json.loads((tmp_path / "ens" / f"seed{s}" / "metrics.json").read_text())["config"]["seed"]
              for s in (3, 5)]
     assert seeds == [3, 5] and proc.stdout.count("best PublicTest accuracy") == 2
+    assert "epoch 1: 2/2 models" in proc.stderr  # a log line, kept under --no-progress (no bars)
     proc = run_cli(*base, "--folds", "2")
     assert proc.returncode == 0, proc.stderr
     folds = [str(tmp_path / "ens" / f"fold{k}") for k in (0, 1)]
