@@ -16,8 +16,8 @@
 #   cross-fitted: each face's target is the one teacher that never saw it;
 #   ordinary: the mean of all four (copies whose model.json no longer names the fold), three
 #   of which trained on the face.
-# The third row is the recipe without teachers. The table (generalization_table.py) scores the
-# three: PublicTest (one view), the corruptions, JAFFE.
+# The third row is the recipe without teachers, the fourth one of the teachers. The table
+# (generalization_table.py) scores them: PublicTest (one view), the corruptions, JAFFE.
 #
 #   bash experiments/crossfit_probe.sh   # N=7200 E=20 OUT=runs/crossfit_probe; TABLE=...md
 set -euo pipefail
@@ -43,5 +43,5 @@ for arm in folds plain; do
 done
 [ -e "$OUT/alone/metrics.json" ] || train --out "$OUT/alone" --resume --overwrite
 python experiments/generalization_table.py "student, cross-fitted targets=$OUT/student_folds" \
-  "student, ordinary targets=$OUT/student_plain" "no teachers=$OUT/alone" \
+  "student, ordinary targets=$OUT/student_plain" "no teachers=$OUT/alone" "teacher 0 (fold 0 held out)=$OUT/folds/fold0" \
   --data "$DATA" --photos "$PHOTOS" --out "$TABLE"
