@@ -283,6 +283,26 @@ def test_interpolated_weights_run_from_one_model_to_the_other(tiny_cnn, small_fe
     assert held == {"ab": [0, 2], "ac": None}
 
 
+def test_seen_faces_splits_training_by_what_a_model_held_out(tiny_cnn, small_csv, tmp_path):
+    """``seen_faces.py``: a model without a fold is scored on all the Training faces it trained
+    on; one with ``holdout`` (k, K) on the others and, apart, on rows k mod K."""
+    held = tmp_path / "held"
+    shutil.copytree(tiny_cnn, held, ignore=shutil.ignore_patterns("ckpt", "tb"))
+    meta = json.loads((held / "model.json").read_text())
+    (held / "model.json").write_text(json.dumps({**meta, "holdout": [1, 3]}))
+    out = tmp_path / "seen.md"
+    proc = run_cli("experiments/seen_faces.py", str(tiny_cnn), f"held={held}", "--data", str(small_csv),
+                   "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    plain, fold = json.loads(out.with_suffix(".json").read_text())
+    assert (plain["trained_on"]["faces"], plain["held_out"]["faces"]) == (600, 0)
+    assert (fold["model"], fold["trained_on"]["faces"], fold["held_out"]["faces"]) == ("held", 400, 200)
+    # The same weights: the two parts of the fold model's Training make up the plain model's whole.
+    whole = (fold["trained_on"]["accuracy"] * 400 + fold["held_out"]["accuracy"] * 200) / 600
+    assert whole == pytest.approx(plain["trained_on"]["accuracy"])
+    assert fold["publictest"] == plain["publictest"] and plain["publictest"]["faces"] == 200
+
+
 def test_residual_blocks_added_to_a_trained_vgg_start_as_the_identity(small_fer, tmp_path):
     """A trained VGG started deeper (``blocks``, through ``train.init_from`` as a config's
     ``init`` does) gives the same logits on real faces, in evaluation and in training mode, and
