@@ -246,18 +246,19 @@ def test_a_stop_mid_epoch_does_not_wait_for_the_queued_epoch(fer_path, tmp_path)
     recipe on one machine, 94 s on a slower one; minutes on the whole training set); 5 s and 13 s
     now that at most one chunk waits behind the running one (``benchmarks/RESULTS.md``). The
     recipe's own step (width 48, camera effects, anti-aliased pools, bfloat16) on 6,000 faces,
-    stopped 2 s into its third epoch, must end within 40% of its second epoch's time (so a
-    slower machine has its own yardstick): two chunks are 2 of its 12."""
+    stopped 2 s into its second epoch, must end within a quarter of its first epoch's time (a
+    slower machine has its own yardstick; that time includes compilation, which only makes it
+    longer): the unfixed exit took half of it or more on both machines, the fixed one a tenth."""
     out = tmp_path / "run"
     proc = subprocess.Popen(
         [sys.executable, "experiments/train_cnn.py", "--config", "fer2013_vgg48_robust_scratch_aa", "--data",
-         str(fer_path), "--subset", "6000", "--epochs", "4", "--precision", "bfloat16", "--out", str(out),
+         str(fer_path), "--subset", "6000", "--epochs", "3", "--precision", "bfloat16", "--out", str(out),
          "--no-progress"], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lines = []
     for line in proc.stderr:
         lines.append(line)
-        if line.startswith("epoch 2:"):
+        if line.startswith("epoch 1:"):
             break
     epoch_s = float(re.search(r"\| ([0-9.]+)s$", lines[-1].rstrip()).group(1))
     time.sleep(2)
@@ -267,6 +268,6 @@ def test_a_stop_mid_epoch_does_not_wait_for_the_queued_epoch(fer_path, tmp_path)
     proc.wait(timeout=300)
     took = time.monotonic() - sent
     assert proc.returncode == 130, "".join(lines) + rest
-    assert rest.rstrip().endswith("stopped after epoch 2, whose checkpoint is in "
+    assert rest.rstrip().endswith("stopped after epoch 1, whose checkpoint is in "
                                   f"{out / 'ckpt'}; --resume continues it"), rest
-    assert took < 0.4 * epoch_s, f"the process ended {took:.1f} s after SIGTERM; an epoch takes {epoch_s:.0f} s"
+    assert took < 0.25 * epoch_s, f"the process ended {took:.1f} s after SIGTERM; epoch 1 took {epoch_s:.0f} s"
