@@ -441,7 +441,7 @@ def teacher_probabilities(folders, split: data_lib.Split, classes) -> np.ndarray
     of its own label: each face gets the mean of the teachers that held out its fold (its row in
     ``split.rows``), and every face needs one."""
     from emojax.io import atomic_path
-    from emojax.pipeline import CNNClassifier, Ensemble
+    from emojax.pipeline import CNNClassifier
 
     folds = [tuple(models.read_meta(f).get("holdout") or ()) for f in folders]
     if any(folds) and not all(folds):
@@ -472,19 +472,17 @@ def teacher_probabilities(folders, split: data_lib.Split, classes) -> np.ndarray
     log.info(f"teachers: {len(members)} models, {sum(m.views for m in members)} views in all, over "
              f"{len(split):,} Training faces" + (", each model over the folds it held out" if any(folds) else "")
              + f" (minutes on a CPU; kept in {cache.parent} for --resume)")
-    if any(folds):
-        probs, counts = np.zeros((len(split), len(classes)), np.float32), np.zeros(len(split), np.int32)
-        for clf, (k, n_folds) in zip(members, folds):
-            mine = split.rows % n_folds == k
-            if mine.any():
-                probs[mine] += clf.predict_proba(split.images[mine])
-                counts[mine] += 1
-        if not counts.all():
-            raise EmojaxError(f"{int((counts == 0).sum()):,} Training faces have no teacher that held them out: "
-                              f"the teachers hold out folds {sorted(folds)}; give one teacher per fold")
-        probs /= counts[:, None]
-    else:
-        probs = Ensemble(members).predict_proba(split.images).astype(np.float32)
+    # Each teacher labels the faces it held out, or all of them; a face gets the mean of its teachers.
+    probs, counts = np.zeros((len(split), len(classes)), np.float32), np.zeros(len(split), np.int32)
+    for clf, fold in zip(members, folds):
+        mine = split.rows % fold[1] == fold[0] if fold else np.ones(len(split), bool)
+        if mine.any():
+            probs[mine] += clf.predict_proba(split.images[mine])
+            counts[mine] += 1
+    if not counts.all():
+        raise EmojaxError(f"{int((counts == 0).sum()):,} Training faces have no teacher that held them out: "
+                          f"the teachers hold out folds {sorted(folds)}; give one teacher per fold")
+    probs /= counts[:, None]
     try:
         with atomic_path(cache) as tmp:
             np.save(tmp, probs)

@@ -84,6 +84,16 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
+def saved_model(path: str, what: str) -> str:
+    """A saved model's folder as given, or under the checkout where configs name repo paths
+    (``results/model``) and the command runs elsewhere; one error line if it holds none."""
+    if not Path(path).exists() and (ROOT / path).exists():
+        path = str(ROOT / path)
+    if not (Path(path) / "model.json").exists():
+        raise EmojaxError(f"{what} {path} is not a saved emojax model (no model.json)")
+    return path
+
+
 def share(text: str) -> float:
     """A weight in (0, 1]."""
     value = positive_float(text)
@@ -127,15 +137,8 @@ def main(argv=None) -> int:
     if args.width:
         overrides["model_kwargs"] = {**cfg.model_kwargs, "width": args.width}
     cfg = dataclasses.replace(cfg, **overrides)
-    if cfg.init and not Path(cfg.init).exists() and (ROOT / cfg.init).exists():
-        cfg = dataclasses.replace(cfg, init=str(ROOT / cfg.init))  # configs name repo paths
-    if cfg.init and not (Path(cfg.init) / "model.json").exists():
-        raise EmojaxError(f"--init {cfg.init} is not a saved emojax model (no model.json)")
-    cfg = dataclasses.replace(cfg, teacher=tuple(str(ROOT / t) if not Path(t).exists() and (ROOT / t).exists()
-                                                 else t for t in cfg.teacher))
-    for teacher in cfg.teacher:
-        if not (Path(teacher) / "model.json").exists():
-            raise EmojaxError(f"teacher {teacher} is not a saved emojax model (no model.json)")
+    cfg = dataclasses.replace(cfg, init=cfg.init and saved_model(cfg.init, "--init"),
+                              teacher=tuple(saved_model(t, "teacher") for t in cfg.teacher))
     src = data_lib.find_data(args.data)
     if src is None:
         print(data_lib.where_to_get_data(), file=sys.stderr)
