@@ -13,9 +13,10 @@ the full-resolution frame, so the crops are those that detection on every frame 
 
 Tracking and smoothing: a detection continues the track whose box it overlaps most
 (IoU >= 0.3); left over, it continues the nearest left-over track whose centre is within
-0.75 of its width (a face that moved faster than its landmarks could follow: a head turned
-quickly, or frames that arrive a few a second); else it starts a new track with the smallest
-free index. So a face keeps its index while it stays in view. A track that the detector misses is still followed by its landmarks
+0.75 of its width, or within 3 widths a second since the last frame where frames come further
+apart (a face that moved faster than its landmarks could follow: a head turned quickly, or a
+slow server that sees a frame a second); else it starts a new track with the smallest free
+index. So a face keeps its index while it stays in view. A track that the detector misses is still followed by its landmarks
 through two such detections and dropped at the third, which rides out brief detector misses.
 Each track's probabilities are an exponential moving average: the old value keeps weight
 ``smoothing`` per 1/30 s of stream time (so the same setting behaves alike at any frame
@@ -44,6 +45,7 @@ from emojax.pipeline import Classifier, FacePrediction
 
 MIN_IOU = 0.3  # a detection continues the track its box overlaps at least this much
 MAX_JUMP = 0.75  # or, failing that, one whose centre is this many of the detection's widths away
+MAX_SPEED = 3.0  # or this many widths a second since the last frame, where that is further
 REDETECT_AFTER = 0.25  # seconds between two frames past which the next one is a detection frame
 PATIENCE = 2  # detections a track may miss in a row before it is dropped
 REFERENCE_FPS = 30.0  # smoothing is the weight of the past per frame at this rate
@@ -151,7 +153,9 @@ class FaceTracker:
         detecting = (self.frames % self.detect_every == 0 or not self.tracks
                      or (self.last_t is not None and t - self.last_t > REDETECT_AFTER))
         if detecting:
-            self._match(gray, face.detect_faces(gray, upsample=self.upsample, detect_width=self.detect_width))
+            dt = 0.0 if self.last_t is None else max(t - self.last_t, 0.0)
+            self._match(gray, face.detect_faces(gray, upsample=self.upsample, detect_width=self.detect_width),
+                        max(MAX_JUMP, MAX_SPEED * dt))
         else:
             for track in self.tracks:
                 follow(gray, track)
@@ -184,13 +188,13 @@ class FaceTracker:
         track.usual.add(track.crop, points, t)
         return crop
 
-    def _match(self, gray: np.ndarray, faces: list[face.Face]) -> None:
+    def _match(self, gray: np.ndarray, faces: list[face.Face], reach: float = MAX_JUMP) -> None:
         """Continue tracks with the detections that overlap them most, then the nearest of the
-        rest; start, keep or drop the others."""
+        rest within ``reach`` widths; start, keep or drop the others."""
         overlap = [(-face.iou(tr.box, f.box), i, j) for i, tr in enumerate(self.tracks) for j, f in enumerate(faces)]
         near = [(jump(tr.box, f.box), i, j) for i, tr in enumerate(self.tracks) for j, f in enumerate(faces)]
         matched: dict[int, int] = {}  # track position -> face position
-        for pairs, limit in ((overlap, -MIN_IOU), (near, MAX_JUMP)):
+        for pairs, limit in ((overlap, -MIN_IOU), (near, reach)):
             for score, i, j in sorted(pairs):
                 if score > limit:
                     break
