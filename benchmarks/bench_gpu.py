@@ -190,8 +190,8 @@ def main() -> None:
     p.add_argument("--batches", type=int, nargs="+", default=[64, 256, 1024])
     p.add_argument("--models", type=int, nargs="+", default=[8], help="K values besides 1 (models in one program)")
     p.add_argument("--steps", type=int, help="steps per timed call (default: 25,600 images' worth, 10 to 100)")
-    p.add_argument("--unroll", type=int, help="scan unroll of the device path (default: engine.default_chunk's: "
-                   "1 on an accelerator, every step on a CPU)")
+    p.add_argument("--unroll", type=int, help="scan unroll of the device path (default 1, a rolled loop, "
+                   "as engine.default_chunk)")
     p.add_argument("--repeats", type=int, default=3, help="timed calls per figure; the median is reported")
     p.add_argument("--budget-s", type=float, default=480, help="start no measurement after this many seconds")
     p.add_argument("--recipe", action="store_true", help="also time the whole width-48 recipe (device engine)")
@@ -218,7 +218,7 @@ def main() -> None:
             f"- {time.strftime('%Y-%m-%d %H:%M')}; the recipe's step (fer2013_vgg48: augmentation, dropout, "
             "SGD-Nesterov, label smoothing) at each width and batch, on synthetic uint8 data of FER2013's size; "
             f"median of {args.repeats} timed calls after a compiling warm-up; device path: one call of "
-            f"`steps` steps, scan unroll {args.unroll or ('1' if gpu else 'all')}. Images/s; K models count "
+            f"`steps` steps, scan unroll {args.unroll or 1}. Images/s; K models count "
             "K x batch images a step.", ""]
     ks = [k for k in args.models if k != 1]
     cols = ["width", "batch", "steps", "host loop", "device K=1", "device / host"]
@@ -239,7 +239,7 @@ def main() -> None:
                 table.append(f"| {w} | {b} | {steps} | skipped (budget) |" + " |" * (len(cols) - 4))
                 print(table[-1], flush=True)
                 continue
-            unroll = args.unroll or (1 if gpu else steps)  # rolled on a GPU; see engine.default_chunk
+            unroll = args.unroll or 1  # rolled, as engine.default_chunk
             host = host_rate(cfg, images, labels, steps, args.repeats)
             dev = device_rate(cfg, images, labels, steps, args.repeats, 1, unroll)
             cells = [str(w), str(b), str(steps), f"{host:.0f}", f"{dev:.0f}", f"{dev / host:.2f}x"]

@@ -79,7 +79,7 @@ def jax_engine_rate(width: int, batch: int, steps: int) -> float:
 
     rng = np.random.default_rng(0)
     cfg = train.Config(model_kwargs={"width": width}, augment=False, batch_size=batch)
-    chunk, unroll = engine.default_chunk(100)
+    chunk = engine.default_chunk(100)
     n = batch * chunk
     mesh = train.data_mesh()
     images = engine.put(mesh, rng.integers(0, 256, (n, 48, 48), dtype=np.uint8))
@@ -91,7 +91,7 @@ def jax_engine_rate(width: int, batch: int, steps: int) -> float:
     def call(state, i):
         rows = engine.put(mesh, rng.permutation(n).reshape(chunk, batch).astype(np.int32), train.P(None, "data"))
         return engine.train_chunk(state, images, labels, None, rows, key, np.int32(i * chunk), cfg=cfg,
-                                  mesh=mesh, unroll=unroll)
+                                  mesh=mesh)
 
     for i in range(2):  # compile and warm up (the second call compiles for the state's new placement)
         state, m = call(state, i)

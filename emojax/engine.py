@@ -9,7 +9,8 @@ the next one, so the device waits. Here instead:
   the uint8 training set is put on the device(s) once; each epoch the host sends only the
   epoch's batch indices (``(steps, batch)`` int32, from the same ``train.epoch_order``
   permutation as the host loop); one jitted call runs a chunk of steps (the epoch on an
-  accelerator, 8 unrolled steps on a CPU: ``default_chunk``) with ``jax.lax.scan``: gather,
+  accelerator, 8 steps on a CPU: ``default_chunk``; an epoch's last chunk is padded with
+  steps that change nothing, so every chunk is one program) with ``jax.lax.scan``: gather,
   augmentation and the update are the host loop's own ``train.train_step``, with the same keys
   ``fold_in(key, (epoch - 1) * steps + i)``. PublicTest is evaluated in one call too (its
   images also stay on the device). It plugs into ``train.train``'s epoch loop, so
@@ -32,7 +33,7 @@ import shutil
 import time
 from functools import partial
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -47,7 +48,7 @@ from emojax.io import EmojaxError
 log = logging.getLogger(__name__)
 
 EVAL_BATCH = 512  # PublicTest images per forward pass (as train.predict_logits)
-CPU_CHUNK = 8     # steps per call on a CPU, unrolled (see default_chunk)
+CPU_CHUNK = 8     # steps per call on a CPU (see default_chunk)
 
 # Fields that may differ between the models of one program (they keep every shape);
 # ``seed`` changes the initialisation, the shuffling and every key, the others are traced.
@@ -83,22 +84,40 @@ def eval_batches(mesh: Mesh, images: np.ndarray, batch_size: int = EVAL_BATCH) -
     return put(mesh, x.reshape(-1, bs, *images.shape[1:]), P(None, "data")), len(images)
 
 
-def default_chunk(steps: int) -> tuple[int, int]:
-    """(steps per call, scan unroll) for the default backend. On an accelerator: the whole
-    epoch in one call, a rolled loop. XLA's CPU backend runs the same step about 10x slower
-    inside a while loop than unrolled (VGG width 8, batch 16: 0.18 s against 0.018 s a step,
-    on 2 cores), so on a CPU: calls of ``CPU_CHUNK`` steps, unrolled."""
-    if jax.default_backend() == "cpu":
-        return min(steps, CPU_CHUNK), min(steps, CPU_CHUNK)
-    return steps, 1
+def default_chunk(steps: int) -> int:
+    """Steps per call on the default backend: on an accelerator the whole epoch; on a CPU
+    ``CPU_CHUNK``, so that a stop waits for at most one more chunk (``_queued``). The scan is
+    rolled on both: with jaxlib 0.10 a rolled CPU loop steps as fast as an unrolled one and
+    compiles 2.5-3x sooner (the shipped recipe, 8-step chunks: 17-22 s against 53-55 s; the
+    small width-8 nets 25 s against 39 s for compilation and three epochs of 4,096 faces;
+    benchmarks/RESULTS.md). Unrolling had been 10x faster a step with an older jaxlib."""
+    return min(steps, CPU_CHUNK) if jax.default_backend() == "cpu" else steps
 
 
 def _chunking(steps: int, chunk: int | None, unroll: int | None) -> tuple[int, int]:
-    """Steps per call and scan unroll: as given, else ``default_chunk``'s (a chunk given on a
-    CPU is unrolled whole)."""
-    d_chunk, d_unroll = default_chunk(steps)
-    chunk = min(chunk or d_chunk, steps)
-    return chunk, unroll or (d_unroll if jax.default_backend() != "cpu" else chunk)
+    """Steps per call and scan unroll: as given, else ``default_chunk``'s and a rolled loop."""
+    return min(chunk or default_chunk(steps), steps), unroll or 1
+
+
+def chunks(rows: np.ndarray, chunk: int) -> Iterator[tuple[int, np.ndarray, int]]:
+    """(first step, the rows of ``chunk`` steps, how many of them are real) for each call of an
+    epoch: the last chunk is padded by repeating its last step, which ``valid`` then skips, so
+    that an epoch whose steps are not a multiple of the chunk compiles one program, not two
+    (a second compilation of the recipe's step cost 50-60 s on a 2-core machine)."""
+    for c in range(0, len(rows), chunk):
+        part = rows[c:c + chunk]
+        real = len(part)
+        if real < chunk:
+            part = np.concatenate([part, np.repeat(part[-1:], chunk - real, axis=0)])
+        yield c, part, real
+
+
+def _unless_padding(i: jax.Array, valid: jax.Array, step, state):
+    """``step(state)`` for a real step (``i < valid``); for a padding step the state as it was
+    and zero metrics."""
+    def idle(s):
+        return s, jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(step, s)[1])
+    return jax.lax.cond(i < valid, step, idle, state)
 
 
 def _queued(metrics: list, m) -> None:
@@ -110,9 +129,9 @@ def _queued(metrics: list, m) -> None:
         jax.block_until_ready(metrics[-2])
 
 
-def _per_step(metrics: list) -> dict:
-    """The chunks' metrics fetched and joined: one value per step for each name."""
-    return {k: np.concatenate([np.asarray(m[k]) for m in jax.device_get(metrics)]) for k in metrics[0]}
+def _per_step(metrics: list, steps: int) -> dict:
+    """The chunks' metrics fetched and joined: one value per real step for each name."""
+    return {k: np.concatenate([np.asarray(m[k]) for m in jax.device_get(metrics)])[:steps] for k in metrics[0]}
 
 
 def split_metrics(logits: np.ndarray, split: data_lib.Split) -> dict:
@@ -130,16 +149,18 @@ def split_metrics(logits: np.ndarray, split: data_lib.Split) -> dict:
 @partial(jax.jit, static_argnames=("cfg", "mesh", "unroll"), donate_argnums=(0,))
 def train_chunk(state: train.TrainState, images: jax.Array, labels: jax.Array, soft: jax.Array | None,
                 rows: jax.Array, key: jax.Array, start: jax.Array, cfg: train.Config,
-                mesh: Mesh, unroll: int = 1) -> tuple[train.TrainState, dict]:
+                mesh: Mesh, unroll: int = 1, valid: jax.Array | None = None) -> tuple[train.TrainState, dict]:
     """``len(rows)`` training steps in one call: step ``i`` trains on ``images[rows[i]]``
-    with the key ``fold_in(key, start + i)``. Returns the state and per-step metrics."""
+    with the key ``fold_in(key, start + i)``; with ``valid``, only the first ``valid`` steps
+    train (``chunks``' padding). Returns the state and per-step metrics."""
     batch = NamedSharding(mesh, P("data"))
     pick = lambda a, r: None if a is None else jax.lax.with_sharding_constraint(a[r], batch)
 
     def body(state, xs):
         i, r = xs
-        return train.train_step(state, pick(images, r), pick(labels, r), pick(soft, r),
-                                jax.random.fold_in(key, start + i), cfg)
+        step = lambda s: train.train_step(s, pick(images, r), pick(labels, r), pick(soft, r),
+                                          jax.random.fold_in(key, start + i), cfg)
+        return step(state) if valid is None else _unless_padding(i, valid, step, state)
 
     return jax.lax.scan(body, state, (jnp.arange(rows.shape[0], dtype=jnp.int32), rows), unroll=unroll)
 
@@ -174,13 +195,13 @@ class DeviceEpochs:
     def train_epoch(self, state: train.TrainState, epoch: int) -> tuple[train.TrainState, dict]:
         rows = epoch_rows(self.cfg, epoch, self.n, self.steps, self.stream)
         metrics = []
-        for c in range(0, self.steps, self.chunk):
-            r = put(self.mesh, rows[c:c + self.chunk], P(None, "data"))
+        for c, part, real in chunks(rows, self.chunk):
+            r = put(self.mesh, part, P(None, "data"))
             state, m = train_chunk(state, self.images, self.labels, self.soft, r, self.key,
                                    np.int32((epoch - 1) * self.steps + c), cfg=self.cfg, mesh=self.mesh,
-                                   unroll=self.unroll)
+                                   unroll=self.unroll, valid=np.int32(real))
             _queued(metrics, m)
-        per_step = _per_step(metrics)
+        per_step = _per_step(metrics, self.steps)
         return state, {k: float(np.mean(v)) for k, v in per_step.items()}
 
     def evaluate(self, state: train.TrainState) -> dict:
@@ -266,9 +287,11 @@ def _model_step(state: dict, hp: dict, images, labels, soft, key, cfg: train.Con
 @partial(jax.jit, static_argnames=("cfg", "steps", "num_classes", "mesh", "unroll"), donate_argnums=(0,))
 def train_many_chunk(states: dict, hp: dict, images: jax.Array, labels: jax.Array, soft: jax.Array | None,
                      rows: jax.Array, keys: jax.Array, start: jax.Array, cfg: train.Config, steps: int,
-                     num_classes: int, mesh: Mesh, unroll: int = 1) -> tuple[dict, dict]:
+                     num_classes: int, mesh: Mesh, unroll: int = 1, valid: jax.Array | None = None
+                     ) -> tuple[dict, dict]:
     """``rows.shape[0]`` steps of K models at once: ``states`` and ``hp`` stacked on a leading
-    model axis, ``rows`` (steps, K, batch), ``keys`` (K, 2). Per-step metrics (steps, K)."""
+    model axis, ``rows`` (steps, K, batch), ``keys`` (K, 2); ``valid`` as ``train_chunk``'s.
+    Per-step metrics (steps, K)."""
     batch = NamedSharding(mesh, P(None, "data"))
     pick = lambda a, r: None if a is None else jax.lax.with_sharding_constraint(a[r], batch)
     step = jax.vmap(partial(_model_step, cfg=cfg, steps=steps, num_classes=num_classes))
@@ -276,7 +299,8 @@ def train_many_chunk(states: dict, hp: dict, images: jax.Array, labels: jax.Arra
     def body(states, xs):
         i, r = xs
         ks = jax.vmap(lambda k: jax.random.fold_in(k, start + i))(keys)
-        return step(states, hp, pick(images, r), pick(labels, r), pick(soft, r), ks)
+        models_step = lambda s: step(s, hp, pick(images, r), pick(labels, r), pick(soft, r), ks)
+        return models_step(states) if valid is None else _unless_padding(i, valid, models_step, states)
 
     return jax.lax.scan(body, states, (jnp.arange(rows.shape[0], dtype=jnp.int32), rows), unroll=unroll)
 
@@ -385,12 +409,12 @@ def train_many(cfgs: Sequence[train.Config], ds: data_lib.Dataset, outs: Sequenc
         rows = np.stack([r[epoch_rows(c, epoch, len(r), steps, st)]
                          for c, st, r in zip(cfgs, streams, kept)], 1)  # (steps, K, B)
         metrics = []
-        for c0 in range(0, steps, chunk):
-            r = put(mesh, rows[c0:c0 + chunk], P(None, None, "data"))
+        for c0, part, real in chunks(rows, chunk):
+            r = put(mesh, part, P(None, None, "data"))
             stacked, m = train_many_chunk(stacked, hp, images, labels, soft_d, r, keys,
-                                          np.int32((epoch - 1) * steps + c0), **static)
+                                          np.int32((epoch - 1) * steps + c0), valid=np.int32(real), **static)
             _queued(metrics, m)
-        per_step = _per_step(metrics)
+        per_step = _per_step(metrics, steps)
         logits = np.asarray(eval_many_chunk(stacked["params"], stacked["batch_stats"], val_batches,
                                             cfg=static["cfg"], num_classes=num_classes, mesh=mesh))[:, :n_val]
         model_steps = np.asarray(jax.device_get(stacked["step"]))
