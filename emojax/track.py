@@ -45,8 +45,8 @@ from emojax.pipeline import Classifier, FacePrediction
 
 MIN_IOU = 0.3  # a detection continues the track its box overlaps at least this much
 MAX_JUMP = 0.75  # or, failing that, one whose centre is this many of the detection's widths away
-MAX_SPEED = 3.0  # or this many widths a second since the last frame, where that is further
 REDETECT_AFTER = 0.25  # seconds between two frames past which the next one is a detection frame
+MAX_SPEED = MAX_JUMP / REDETECT_AFTER  # or this many widths a second since the last frame, where that is further
 PATIENCE = 2  # detections a track may miss in a row before it is dropped
 REFERENCE_FPS = 30.0  # smoothing is the weight of the past per frame at this rate
 AMPLIFY_LAG = 2.0  # seconds before a frame's shape joins its face's reference (amplify)
@@ -150,10 +150,9 @@ class FaceTracker:
         start = time.perf_counter()
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
         start = self._lap("grey", start)
-        detecting = (self.frames % self.detect_every == 0 or not self.tracks
-                     or (self.last_t is not None and t - self.last_t > REDETECT_AFTER))
+        dt = 0.0 if self.last_t is None else max(t - self.last_t, 0.0)
+        detecting = self.frames % self.detect_every == 0 or not self.tracks or dt > REDETECT_AFTER
         if detecting:
-            dt = 0.0 if self.last_t is None else max(t - self.last_t, 0.0)
             self._match(gray, face.detect_faces(gray, upsample=self.upsample, detect_width=self.detect_width),
                         max(MAX_JUMP, MAX_SPEED * dt))
         else:
@@ -169,7 +168,6 @@ class FaceTracker:
                 start = self._lap("amplify", start)
             probs = self.classifier.predict_proba(np.stack(crops))
             start = self._lap("classify", start)
-            dt = 0.0 if self.last_t is None else max(t - self.last_t, 0.0)
             keep = self.smoothing ** (dt * REFERENCE_FPS)
             for track, p in zip(self.tracks, probs):
                 track.probs = p if track.probs is None else keep * track.probs + (1 - keep) * p

@@ -374,16 +374,19 @@ def with_posed(cfg: Config, split: data_lib.Split, classes, progress: bool = Tru
     return data_lib.Split(np.concatenate([split.images, images]), np.concatenate([split.labels, labels]), targets, rows)
 
 
-def held_in(holdout: tuple, rows: np.ndarray) -> np.ndarray:
-    """The positions of the faces a run trains on, given each face's Training row: all of them,
-    or with ``holdout=(k, K)`` those outside fold k of K (row mod K). Folds by row, not by a
-    shuffle, so a fold is the same faces whatever ``subset`` a run takes."""
-    if not holdout:
-        return np.arange(len(rows))
+def in_fold(holdout: tuple, rows: np.ndarray) -> np.ndarray:
+    """Whether each face, given its Training row, is in the fold that ``holdout=(k, K)`` holds
+    out: row mod K == k. Folds by row, not by a shuffle, so a fold is the same faces whatever
+    ``subset`` a run takes."""
     if (len(holdout) != 2 or not all(isinstance(v, (int, np.integer)) for v in holdout)
             or not 0 <= holdout[0] < holdout[1] or holdout[1] < 2):
         raise EmojaxError(f"holdout {tuple(holdout)} is not (k, K) with K >= 2 and 0 <= k < K")
-    return np.flatnonzero(rows % holdout[1] != holdout[0])
+    return rows % holdout[1] == holdout[0]
+
+
+def held_in(holdout: tuple, rows: np.ndarray) -> np.ndarray:
+    """The positions of the faces a run trains on: all of them, or those outside its fold."""
+    return np.flatnonzero(~in_fold(holdout, rows)) if holdout else np.arange(len(rows))
 
 
 def training_data(cfg: Config, ds: data_lib.Dataset, progress: bool = True):
@@ -475,7 +478,7 @@ def teacher_probabilities(folders, split: data_lib.Split, classes) -> np.ndarray
     # Each teacher labels the faces it held out, or all of them; a face gets the mean of its teachers.
     probs, counts = np.zeros((len(split), len(classes)), np.float32), np.zeros(len(split), np.int32)
     for clf, fold in zip(members, folds):
-        mine = split.rows % fold[1] == fold[0] if fold else np.ones(len(split), bool)
+        mine = in_fold(fold, split.rows) if fold else np.ones(len(split), bool)
         if mine.any():
             probs[mine] += clf.predict_proba(split.images[mine])
             counts[mine] += 1

@@ -16,6 +16,7 @@ import numpy as np
 
 from emojax import data as data_lib
 from emojax import models
+from emojax.train import in_fold
 from emojax.io import command_line, markdown_table, named, positive_int, report, run
 from emojax.pipeline import CNNClassifier
 
@@ -46,13 +47,12 @@ def main(argv=None) -> int:
     ds = data_lib.load(args.data, verbose=False)
     train = data_lib.require(ds.train, "Training")
     val = data_lib.require(ds.val, "validation (PublicTest)")
-    train = train.subset(slice(0, args.subset or len(train)))
-    rows = np.arange(len(train))
+    train = train.subset(slice(0, args.subset or len(train)))  # rows: positions, as train.training_data's
     results = []
     for name, folder in map(named, args.models):
         clf = CNNClassifier(folder)
-        k, n_folds = models.read_meta(folder).get("holdout") or (0, 0)
-        held = rows % n_folds == k if n_folds else np.zeros(len(train), bool)
+        holdout = tuple(models.read_meta(folder).get("holdout") or ())
+        held = in_fold(holdout, np.arange(len(train))) if holdout else np.zeros(len(train), bool)
         results.append({"model": name, "trained_on": scores(clf, train.subset(~held)),
                         "held_out": scores(clf, train.subset(held)), "publictest": scores(clf, val)})
     head = ["model", "Training faces it trained on", "top prob", "faces", "Training faces it held out",
