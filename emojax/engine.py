@@ -88,9 +88,8 @@ def default_chunk(steps: int) -> int:
     """Steps per call on the default backend: on an accelerator the whole epoch; on a CPU
     ``CPU_CHUNK``, so that a stop waits for at most one more chunk (``_queued``). The scan is
     rolled on both: with jaxlib 0.10 a rolled CPU loop steps as fast as an unrolled one and
-    compiles 2.5-3x sooner (the shipped recipe, 8-step chunks: 17-22 s against 53-55 s; the
-    small width-8 nets 25 s against 39 s for compilation and three epochs of 4,096 faces;
-    benchmarks/RESULTS.md). Unrolling had been 10x faster a step with an older jaxlib."""
+    compiles about 3x sooner (the shipped recipe's 8-step chunk: 19 s against 53-55 s on 2
+    cores; benchmarks/RESULTS.md). Unrolling had been 10x faster a step with an older jaxlib."""
     return min(steps, CPU_CHUNK) if jax.default_backend() == "cpu" else steps
 
 
