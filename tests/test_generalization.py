@@ -38,15 +38,15 @@ def flat(tmp_path):
     return folder
 
 
-def test_drop_interval_is_paired_and_matches_a_bootstrap(small_fer):
-    """The shipped model on 500 real PublicTest faces: each drop's 95% half-width agrees with
+def test_drop_interval_is_paired_and_matches_a_bootstrap(tiny_cnn, small_fer):
+    """A trained model on 500 real PublicTest faces: each drop's 95% half-width agrees with
     resampling the faces, and it is narrower than the clean accuracy's own, because the same
     faces are scored clean and corrupted."""
     import numpy as np
 
     from emojax import pipeline, robustness
 
-    clf = pipeline.load_classifier(REPO / "results" / "model")
+    clf = pipeline.load_classifier(tiny_cnn)
     faces, labels = small_fer.val.images, small_fer.val.labels
     res = robustness.benchmark(clf, faces, labels, severe=False)
     clean = clf.predict_proba(faces).argmax(1) == labels
