@@ -186,7 +186,7 @@ class FaceTracker:
         track.usual.add(track.crop, points, t)
         return crop
 
-    def _match(self, gray: np.ndarray, faces: list[face.Face], reach: float = MAX_JUMP) -> None:
+    def _match(self, gray: np.ndarray, faces: list[face.Face], reach: float) -> None:
         """Continue tracks with the detections that overlap them most, then the nearest of the
         rest within ``reach`` widths; start, keep or drop the others."""
         overlap = [(-face.iou(tr.box, f.box), i, j) for i, tr in enumerate(self.tracks) for j, f in enumerate(faces)]

@@ -374,10 +374,12 @@ def with_posed(cfg: Config, split: data_lib.Split, classes, progress: bool = Tru
     return data_lib.Split(np.concatenate([split.images, images]), np.concatenate([split.labels, labels]), targets, rows)
 
 
-def in_fold(holdout: tuple, rows: np.ndarray) -> np.ndarray:
+def in_fold(holdout: tuple | None, rows: np.ndarray) -> np.ndarray:
     """Whether each face, given its Training row, is in the fold that ``holdout=(k, K)`` holds
-    out: row mod K == k. Folds by row, not by a shuffle, so a fold is the same faces whatever
-    ``subset`` a run takes."""
+    out: row mod K == k; none without a holdout. Folds by row, not by a shuffle, so a fold is
+    the same faces whatever ``subset`` a run takes."""
+    if not holdout:
+        return np.zeros(len(rows), bool)
     if (len(holdout) != 2 or not all(isinstance(v, (int, np.integer)) for v in holdout)
             or not 0 <= holdout[0] < holdout[1] or holdout[1] < 2):
         raise EmojaxError(f"holdout {tuple(holdout)} is not (k, K) with K >= 2 and 0 <= k < K")
@@ -386,7 +388,7 @@ def in_fold(holdout: tuple, rows: np.ndarray) -> np.ndarray:
 
 def held_in(holdout: tuple, rows: np.ndarray) -> np.ndarray:
     """The positions of the faces a run trains on: all of them, or those outside its fold."""
-    return np.flatnonzero(~in_fold(holdout, rows)) if holdout else np.arange(len(rows))
+    return np.flatnonzero(~in_fold(holdout, rows))
 
 
 def training_data(cfg: Config, ds: data_lib.Dataset, progress: bool = True):

@@ -51,8 +51,7 @@ def main(argv=None) -> int:
     results = []
     for name, folder in map(named, args.models):
         clf = CNNClassifier(folder)
-        holdout = tuple(models.read_meta(folder).get("holdout") or ())
-        held = in_fold(holdout, np.arange(len(train))) if holdout else np.zeros(len(train), bool)
+        held = in_fold(models.read_meta(folder).get("holdout"), np.arange(len(train)))
         results.append({"model": name, "trained_on": scores(clf, train.subset(~held)),
                         "held_out": scores(clf, train.subset(held)), "publictest": scores(clf, val)})
     head = ["model", "Training faces it trained on", "top prob", "faces", "Training faces it held out",
